@@ -1,0 +1,4 @@
+"""textcl: contrastive sentence embeddings."""
+
+__version__ = "0.1.0"
+__all__ = ["__version__"]

@@ -1,0 +1,3 @@
+"""CLI subcommands; each module exposes ``register(subparsers)`` and ``run(args) -> int``."""
+
+__all__: list[str] = []

@@ -1,0 +1,114 @@
+"""``textcl train``: contrastive training from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from textcl.commands.model_options import add_model_options, build_model
+from textcl.data import load_data, load_senteval_snli
+from textcl.losses import InfoNCE, PairwiseContrastiveLoss, TripletLoss
+from textcl.train.config import TrainConfig, load_config
+from textcl.views import VIEWS, make_view
+
+__all__ = ["register", "run", "build_loss"]
+
+_CONFIG_FLAGS = ("epochs", "max_steps", "batch_size", "grad_accum_steps", "lr", "weight_decay", "warmup_ratio",
+                 "max_grad_norm", "precision", "seed", "eval_steps", "save_steps", "log_steps", "output_dir",
+                 "gradcache_chunk")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``train`` subcommand."""
+    p = subparsers.add_parser("train", help="train a sentence encoder contrastively",
+                              description="Train a sentence encoder with a positive view and a contrastive loss. "
+                                          "Flags override values from --config (YAML of TrainConfig fields).")
+    add_model_options(p)
+    d = p.add_argument_group("data")
+    d.add_argument("--data", required=True,
+                   help="local csv/tsv/json/jsonl/parquet/txt file or folder, a Hugging Face dataset name, or "
+                        "'senteval-snli:FOLDER' for SentEval's SNLI files as NLI triplets")
+    d.add_argument("--split", default="train", help="dataset split (default: train)")
+    d.add_argument("--columns", default=None,
+                   help="comma-separated columns in the order the view reads them, e.g. premise,entailment,contradiction")
+    d.add_argument("--view", choices=tuple(VIEWS), default="dropout",
+                   help="dropout: one text column (unsupervised SimCSE); pair: anchor,positive; triplet: "
+                        "anchor,positive,hard negative; labeled_pair: text1,text2,label (pairwise loss)")
+    o = p.add_argument_group("objective")
+    o.add_argument("--loss", choices=("infonce", "triplet", "pairwise"), default="infonce")
+    o.add_argument("--temperature", type=float, default=0.05)
+    o.add_argument("--hard-negative-weight", type=float, default=1.0, help="SimCSE's alpha for hard negatives")
+    o.add_argument("--symmetric", action="store_true", help="InfoNCE in both directions")
+    o.add_argument("--margin", type=float, default=None, help="margin of the triplet / pairwise loss")
+    o.add_argument("--distance", choices=("euclidean", "cosine"), default="cosine")
+    t = p.add_argument_group("training")
+    t.add_argument("--config", default=None, help="YAML file of training settings")
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--max-steps", type=int)
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--grad-accum-steps", type=int)
+    t.add_argument("--lr", type=float)
+    t.add_argument("--weight-decay", type=float)
+    t.add_argument("--warmup-ratio", type=float)
+    t.add_argument("--max-grad-norm", type=float)
+    t.add_argument("--precision", choices=("auto", "float32", "bfloat16", "float16"))
+    t.add_argument("--seed", type=int)
+    t.add_argument("--gradcache-chunk", type=int, help="encode batches in chunks of this size (GradCache)")
+    t.add_argument("--eval-sts", default=None,
+                   help="SentEval data/downstream folder: STS-B dev Spearman is measured every --eval-steps "
+                        "and the best model kept")
+    t.add_argument("--eval-steps", type=int)
+    t.add_argument("--save-steps", type=int)
+    t.add_argument("--log-steps", type=int)
+    t.add_argument("--output", dest="output_dir", default=None, help="output folder (default: out/run)")
+    t.add_argument("--resume", default=None, help="checkpoint folder to resume from (OUTPUT/checkpoint)")
+    t.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda if available)")
+    p.set_defaults(func=run)
+
+
+def build_loss(args: argparse.Namespace):
+    """The loss module the options describe."""
+    if args.loss == "infonce":
+        return InfoNCE(temperature=args.temperature, hard_negative_weight=args.hard_negative_weight,
+                       symmetric=args.symmetric)
+    if args.loss == "triplet":
+        return TripletLoss(margin=args.margin if args.margin is not None else 0.5, distance=args.distance)
+    return PairwiseContrastiveLoss(margin=args.margin if args.margin is not None else 0.5, distance=args.distance)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train and print where the model went."""
+    from textcl.train.distributed import init_distributed, cleanup, get_local_rank
+    from textcl.train.trainer import Trainer
+
+    overrides = {k: getattr(args, k) for k in _CONFIG_FLAGS}
+    config = load_config(args.config, **overrides) if args.config else TrainConfig(
+        **{k: v for k, v in overrides.items() if v is not None})
+    distributed = init_distributed()
+    view = make_view(args.view)
+    if args.data.startswith("senteval-snli:"):
+        data = load_senteval_snli(args.data.split(":", 1)[1])
+    else:
+        data = load_data(args.data, split=args.split, columns=args.columns)
+    if args.columns is None and len(data.column_names) != view.num_columns:
+        raise SystemExit(f"error: the {view.name} view reads {view.num_columns} column(s); the data has "
+                         f"{', '.join(data.column_names)}. Pick them with --columns.")
+    corpus = [t for c in data.column_names[:view.num_columns] for t in data[c] if isinstance(t, str)]
+    model = build_model(args, corpus=corpus if args.encoder == "rnn" else None)
+    device = args.device or (f"cuda:{get_local_rank()}" if __import__("torch").cuda.is_available() else "cpu")
+    model.to(device)
+    evaluator = None
+    if args.eval_sts:
+        from textcl.train.evaluators import STSDevEvaluator
+        evaluator = STSDevEvaluator(args.eval_sts)
+    trainer = Trainer(model, build_loss(args), view, data, config, evaluator=evaluator,
+                      metric_for_best=evaluator.metric if evaluator else None)
+    result = trainer.train(resume_from=args.resume)
+    if trainer.is_main:
+        print(json.dumps({"model": result.model_path, "steps": result.steps,
+                          "train_seconds": round(result.train_seconds, 1),
+                          "sentences_per_second": round(result.sentences_per_second, 1),
+                          "best_dev": result.best_metric}, indent=2))
+    if distributed:
+        cleanup()
+    return 0

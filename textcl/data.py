@@ -1,0 +1,166 @@
+"""Training data: Hugging Face datasets, local files or Python lists -> rows of text columns."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Sequence
+
+import datasets
+
+__all__ = ["load_data", "select_columns", "check_text_columns", "nli_to_triplets", "load_senteval_snli",
+           "FILE_BUILDERS"]
+
+# file extension -> datasets builder name
+FILE_BUILDERS = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet",
+                 ".txt": "text", ".arrow": "arrow"}
+
+
+def _looks_like_path(source: str) -> bool:
+    return (os.path.sep in source or source.startswith(".")
+            or os.path.splitext(source)[1].lower() in FILE_BUILDERS)
+
+
+def load_data(source: Any, split: str = "train", columns: str | Sequence[str] | None = None,
+              **load_kwargs: Any) -> datasets.Dataset:
+    """Load training rows from almost anything.
+
+    Args:
+        source: a ``datasets.Dataset`` / ``DatasetDict``; a list of strings
+            (one ``text`` column), of tuples (``text0``, ``text1``, ...) or of
+            dicts; a local csv / tsv / json / jsonl / parquet / txt file or a
+            folder of them; or a Hugging Face hub dataset name.
+        split: which split to take from a ``DatasetDict`` or hub dataset.
+        columns: the columns to keep, in the order the view reads them
+            (a list or a comma-separated string); default: all.
+        **load_kwargs: passed to ``datasets.load_dataset`` (e.g. ``name=`` for a config).
+
+    Returns:
+        A ``datasets.Dataset`` holding exactly the requested columns.
+    """
+    ds = _load_any(source, split, load_kwargs)
+    if columns is not None:
+        ds = select_columns(ds, columns)
+    if len(ds) == 0:
+        raise ValueError(f"the training data {source!r:.80} has no rows")
+    return ds
+
+
+def _load_any(source: Any, split: str, load_kwargs: dict[str, Any]) -> datasets.Dataset:
+    if isinstance(source, datasets.DatasetDict):
+        return _pick_split(source, split, "the DatasetDict")
+    if isinstance(source, datasets.Dataset):
+        return source
+    if isinstance(source, (list, tuple)):
+        if not source:
+            raise ValueError("the training data is an empty list")
+        first = source[0]
+        if isinstance(first, str):
+            return datasets.Dataset.from_dict({"text": list(source)})
+        if isinstance(first, dict):
+            return datasets.Dataset.from_list(list(source))
+        if isinstance(first, (list, tuple)):
+            width = len(first)
+            bad = [i for i, r in enumerate(source) if len(r) != width]
+            if bad:
+                raise ValueError(f"rows have different lengths: row 0 has {width} items, row {bad[0]} "
+                                 f"has {len(source[bad[0]])}")
+            return datasets.Dataset.from_dict({f"text{j}": [r[j] for r in source] for j in range(width)})
+        raise TypeError(f"list items must be str, tuple or dict, got {type(first).__name__}")
+    if not isinstance(source, (str, os.PathLike)):
+        raise TypeError(f"cannot load training data from a {type(source).__name__}")
+    source = os.fspath(source)
+    if os.path.isfile(source):
+        ext = os.path.splitext(source)[1].lower()
+        if ext not in FILE_BUILDERS:
+            raise ValueError(f"{source}: unknown file type {ext!r}; use one of {', '.join(FILE_BUILDERS)}")
+        kwargs = dict(load_kwargs)
+        if ext == ".tsv":
+            kwargs.setdefault("delimiter", "\t")
+        return datasets.load_dataset(FILE_BUILDERS[ext], data_files=source, split="train", **kwargs)
+    if os.path.isdir(source):
+        return _pick_split(datasets.load_dataset(source, **load_kwargs), split, source)
+    if _looks_like_path(source):
+        raise FileNotFoundError(f"training data {source!r} does not exist: pass an existing file or "
+                                "folder, or a Hugging Face dataset name")
+    return datasets.load_dataset(source, split=split, **load_kwargs)
+
+
+def _pick_split(dd: datasets.DatasetDict, split: str, where: str) -> datasets.Dataset:
+    if split not in dd:
+        raise ValueError(f"{where} has no split {split!r}; it has: {', '.join(dd)}")
+    return dd[split]
+
+
+def select_columns(ds: datasets.Dataset, columns: str | Sequence[str]) -> datasets.Dataset:
+    """Keep ``columns`` in that order; a missing one is an error listing the columns present."""
+    if isinstance(columns, str):
+        columns = [c.strip() for c in columns.split(",") if c.strip()]
+    missing = [c for c in columns if c not in ds.column_names]
+    if missing:
+        raise ValueError(f"column(s) {', '.join(map(repr, missing))} not found; the data has: "
+                         f"{', '.join(ds.column_names)}. Pass --columns with names from that list.")
+    ds = ds.select_columns(list(columns))
+    # select_columns keeps the dataset's order; views read columns positionally, so reorder.
+    return datasets.Dataset.from_dict({c: ds[c] for c in columns}) if ds.column_names != list(columns) else ds
+
+
+def check_text_columns(ds: datasets.Dataset, text_columns: Sequence[str]) -> None:
+    """Raise a ``ValueError`` naming the first row whose text is missing, empty or not a string."""
+    for col in text_columns:
+        for i, value in enumerate(ds[col]):
+            if not isinstance(value, str) or not value.strip():
+                raise ValueError(f"row {i}, column {col!r}: {value!r:.60} is not a non-empty string; "
+                                 "clean or filter the data (e.g. ds.filter(...)) before training")
+
+
+_LABELS = {"entailment": "entailment", "contradiction": "contradiction", "neutral": "neutral",
+           0: "entailment", 1: "neutral", 2: "contradiction"}
+
+
+def nli_to_triplets(premises: Sequence[str], hypotheses: Sequence[str], labels: Sequence[Any]) -> datasets.Dataset:
+    """Turn NLI rows into (premise, entailment, contradiction) triplets, supervised SimCSE's view.
+
+    Each entailment hypothesis is paired with its premise's first contradiction
+    hypothesis; premises lacking either are dropped. Labels may be strings or
+    the GLUE/SNLI integers (0 entailment, 1 neutral, 2 contradiction).
+
+    Returns:
+        A dataset with columns ``premise``, ``entailment``, ``contradiction``.
+    """
+    if not (len(premises) == len(hypotheses) == len(labels)):
+        raise ValueError(f"premises, hypotheses and labels differ in length: "
+                         f"{len(premises)}, {len(hypotheses)}, {len(labels)}")
+    entail: dict[str, list[str]] = {}
+    contra: dict[str, str] = {}
+    for p, h, lab in zip(premises, hypotheses, labels):
+        lab = _LABELS.get(lab.strip().lower() if isinstance(lab, str) else lab)
+        if lab == "entailment":
+            entail.setdefault(p, []).append(h)
+        elif lab == "contradiction":
+            contra.setdefault(p, h)
+    rows = [(p, h, contra[p]) for p, hs in entail.items() if p in contra for h in hs]
+    return datasets.Dataset.from_dict({"premise": [r[0] for r in rows], "entailment": [r[1] for r in rows],
+                                       "contradiction": [r[2] for r in rows]})
+
+
+def load_senteval_snli(folder: str, splits: Sequence[str] = ("dev", "test")) -> datasets.Dataset:
+    """Read SentEval's SNLI files (``s1.<split>``, ``s2.<split>``, ``labels.<split>``) as triplets."""
+    premises: list[str] = []
+    hypotheses: list[str] = []
+    labels: list[str] = []
+    for split in splits:
+        files = [os.path.join(folder, f"{name}.{split}") for name in ("s1", "s2", "labels")]
+        for f in files:
+            if not os.path.isfile(f):
+                raise FileNotFoundError(f"{f} is missing: expected SentEval's SNLI layout "
+                                        "(s1.<split>, s2.<split>, labels.<split>)")
+        cols = []
+        for f in files:
+            with open(f, encoding="utf-8") as fh:
+                cols.append([line.rstrip("\n").strip() for line in fh])
+        if not len(cols[0]) == len(cols[1]) == len(cols[2]):
+            raise ValueError(f"{folder}: s1/s2/labels.{split} have different line counts")
+        premises += cols[0]
+        hypotheses += cols[1]
+        labels += cols[2]
+    return nli_to_triplets(premises, hypotheses, labels)

@@ -1,0 +1,81 @@
+"""Training settings: one dataclass, readable from YAML and written beside every run."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+__all__ = ["TrainConfig", "load_config"]
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters of a training run (defaults: unsupervised SimCSE).
+
+    Attributes:
+        epochs: passes over the data.
+        max_steps: stop after this many optimizer steps (overrides epochs when > 0).
+        batch_size: rows per micro-batch (per process); in-batch negatives come from it.
+        grad_accum_steps: micro-batches per optimizer step.
+        lr: peak learning rate of AdamW.
+        weight_decay: AdamW weight decay.
+        warmup_ratio: fraction of steps with linear warm-up (then linear decay to 0).
+        max_grad_norm: clip the gradient norm to this (0 disables clipping).
+        precision: ``float32``, ``bfloat16``, ``float16`` (CUDA) or ``auto``.
+        seed: seeds Python, NumPy and torch.
+        eval_steps: evaluate every N optimizer steps (and at the end) when an evaluator is set.
+        save_steps: write a resumable checkpoint every N optimizer steps (and at the end).
+        log_steps: append a metrics line every N optimizer steps.
+        output_dir: where models, checkpoints and metrics go.
+        gradcache_chunk: if > 0, encode each batch in chunks of this size with
+            gradient caching (large batches in little memory).
+        num_workers: DataLoader workers.
+    """
+
+    epochs: int = 1
+    max_steps: int = 0
+    batch_size: int = 64
+    grad_accum_steps: int = 1
+    lr: float = 3e-5
+    weight_decay: float = 0.0
+    warmup_ratio: float = 0.0
+    max_grad_norm: float = 1.0
+    precision: str = "float32"
+    seed: int = 42
+    eval_steps: int = 125
+    save_steps: int = 500
+    log_steps: int = 10
+    output_dir: str = "out/run"
+    gradcache_chunk: int = 0
+    num_workers: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        checks = {"epochs": self.epochs >= 1, "batch_size": self.batch_size >= 1,
+                  "grad_accum_steps": self.grad_accum_steps >= 1, "lr": self.lr > 0,
+                  "max_steps": self.max_steps >= 0, "eval_steps": self.eval_steps >= 1,
+                  "save_steps": self.save_steps >= 1, "log_steps": self.log_steps >= 1,
+                  "warmup_ratio": 0 <= self.warmup_ratio < 1, "max_grad_norm": self.max_grad_norm >= 0,
+                  "gradcache_chunk": self.gradcache_chunk >= 0}
+        bad = [k for k, ok in checks.items() if not ok]
+        if bad:
+            raise ValueError(f"invalid training setting(s): " + ", ".join(f"{k}={getattr(self, k)!r}" for k in bad))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict form (for JSON, YAML and checkpoints)."""
+        return dataclasses.asdict(self)
+
+
+def load_config(path: str, **overrides: Any) -> TrainConfig:
+    """Read a YAML file of ``TrainConfig`` fields; unknown keys are an error naming the known ones."""
+    with open(path) as f:
+        data = yaml.safe_load(f) or {}
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"{path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    return TrainConfig(**data)

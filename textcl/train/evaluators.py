@@ -1,0 +1,42 @@
+"""Evaluators the trainer runs every ``eval_steps``: model -> {metric: value}."""
+
+from __future__ import annotations
+
+import os
+
+from textcl.evaluation.senteval import load_task
+from textcl.evaluation.sts import evaluate_sts_data
+from textcl.model import SentenceEncoder
+
+__all__ = ["STSDevEvaluator"]
+
+
+class STSDevEvaluator:
+    """Spearman x100 of cosine similarity on an STS dev set (SimCSE's model selection).
+
+    The data is read once; each call encodes the dev sentences with the
+    current model in eval mode.
+
+    Args:
+        data_dir: a SentEval ``data/downstream`` folder (STS-B dev is
+            ``STS/STSBenchmark/sts-dev.csv``; SICK-R's dev is ``SICK_trial.txt``).
+        task: ``stsb`` or ``sickr``.
+        batch_size: encoding batch size.
+
+    Example:
+        >>> evaluator = STSDevEvaluator("../shared/data/senteval")
+        >>> evaluator(model)   # {"stsb_dev_spearman": 76.3}
+    """
+
+    def __init__(self, data_dir: str, task: str = "stsb", batch_size: int = 128) -> None:
+        if not os.path.isdir(data_dir):
+            raise FileNotFoundError(f"--eval-sts {data_dir!r} is not a folder: pass SentEval's data/downstream "
+                                    "folder (holding STS/STSBenchmark/sts-dev.csv)")
+        self.task, self.batch_size = task, batch_size
+        self.data = load_task(task, data_dir, ("dev",))["dev"]
+        self.metric = f"{task}_dev_spearman"
+
+    def __call__(self, model: SentenceEncoder) -> dict[str, float]:
+        def encode(texts):
+            return model.encode(texts, batch_size=self.batch_size)
+        return {self.metric: float(evaluate_sts_data(encode, self.data)["spearman"])}
