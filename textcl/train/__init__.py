@@ -1,0 +1,3 @@
+"""Training: trainer, schedules, checkpoints and multi-process helpers."""
+
+__all__: list[str] = []
