@@ -26,3 +26,14 @@ def shared_data() -> str:
     if not os.path.isdir(os.path.join(SHARED_DATA, "senteval")):
         pytest.skip(f"benchmark data not found at {SHARED_DATA} (only present on the team's machines)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Run a module's tiny models on one thread: much faster than two on a busy 2-core machine."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

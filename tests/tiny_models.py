@@ -30,7 +30,9 @@ def make_tiny_bert(path: str, seed: int = 0) -> str:
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + WORDS
     with open(os.path.join(path, "vocab.txt"), "w") as f:
         f.write("\n".join(vocab) + "\n")
-    tok = BertTokenizerFast(vocab_file=os.path.join(path, "vocab.txt"), do_lower_case=True)
+    # transformers 5 ignores vocab_file= here (every word would become [UNK]); vocab= reads the file
+    tok = BertTokenizerFast(vocab=os.path.join(path, "vocab.txt"), do_lower_case=True)
+    assert tok.convert_tokens_to_ids("guitar") != tok.unk_token_id
     tok.save_pretrained(path)
     torch.manual_seed(seed)
     cfg = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,

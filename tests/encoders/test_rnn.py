@@ -16,13 +16,7 @@ TEXTS = ["the cat sat on the mat .", "a dog ran", "big red dog and a small blue 
 HIDDEN = 6
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny RNNs run ~100x slower with several threads on a busy 2-core box."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def make_encoder(**kwargs):

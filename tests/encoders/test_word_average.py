@@ -14,12 +14,7 @@ VOCAB = ["<pad>", "<unk>"] + "the cat sat on mat a dog ran fast . , is big small
 TEXTS = ["the cat sat on the mat .", "a zebra ran", "zebra"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def make_encoder(**kwargs):

@@ -1,0 +1,504 @@
+"""``SentenceClassifier``: a sentence encoder with a classification head on top.
+
+Two ways to train, chosen by ``freeze``:
+
+* ``freeze=True`` (a probe): the encoder is fixed, so every training and
+  validation sentence is embedded once and cached; only the head trains, over
+  the cached vectors, which makes each epoch take a fraction of a second.
+* ``freeze=False`` (fine-tuning): encoder and head train end to end on
+  tokenized batches.
+
+Both use AdamW with linear warm-up and decay, and, given validation data, keep
+the weights of the best validation accuracy and stop after ``patience``
+evaluations without improvement.
+
+A saved classifier is a folder: ``encoder/`` (a textcl model folder written by
+:meth:`SentenceEncoder.save`), ``head.safetensors`` and ``classifier_config.json``
+(label names, head settings, freeze flag), so it reloads with no extra argument.
+
+Example:
+    >>> encoder = SentenceEncoder.from_pretrained("sentence-transformers/all-MiniLM-L6-v2")
+    >>> clf = SentenceClassifier(encoder, head="linear", freeze=True)
+    >>> clf.fit(train_texts, train_labels, val_texts, val_labels)
+    >>> clf.predict(["a gorgeous, witty film"])
+    ['positive']
+    >>> clf.save("out/sst2"); SentenceClassifier.from_pretrained("out/sst2")
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from numbers import Integral, Real
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from torch import nn
+from tqdm.auto import tqdm
+
+from textcl.heads import build_head, validate_head
+from textcl.model import SentenceEncoder
+from textcl.train.schedule import linear_warmup_decay
+
+__all__ = ["SentenceClassifier", "FitResult", "EarlyStopping", "label_names", "encode_labels", "check_texts",
+           "classification_metrics", "CLASSIFIER_CONFIG"]
+
+CLASSIFIER_CONFIG = "classifier_config.json"
+HEAD_WEIGHTS = "head.safetensors"
+ENCODER_DIR = "encoder"
+FORMAT_VERSION = 1
+
+Label = str | int
+
+
+# ----------------------------------------------------------------------------- labels and texts
+def _clean_label(value: Any, row: int, where: str) -> Label:
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, Integral):
+        return int(value)
+    if isinstance(value, Real) and math.isfinite(value) and float(value).is_integer():
+        return int(value)  # csv readers turn an int column with gaps into floats
+    if isinstance(value, str) and value.strip():
+        return value
+    raise ValueError(f"{where} row {row}: label {value!r:.60} is not a string or an integer")
+
+
+def label_names(labels: Sequence[Any], where: str = "train") -> list[Label]:
+    """The sorted distinct labels: the class names, whose positions are the class ids.
+
+    Raises:
+        ValueError: a missing / non-integer label (names the row), labels mixing
+            strings and numbers, or fewer than two classes.
+    """
+    values = [_clean_label(v, i, where) for i, v in enumerate(labels)]
+    kinds = {type(v) for v in values}
+    if len(kinds) > 1:
+        example = {k.__name__: next(v for v in values if type(v) is k) for k in kinds}
+        raise ValueError(f"{where} labels mix strings and numbers ({example}): use one type")
+    names = sorted(set(values))
+    if len(names) < 2:
+        raise ValueError(f"{where} labels have {len(names)} distinct value(s) ({names}); a classifier needs 2+")
+    return names
+
+
+def encode_labels(labels: Sequence[Any], names: Sequence[Label], where: str = "train") -> np.ndarray:
+    """Map labels to class ids (positions in ``names``).
+
+    Raises:
+        ValueError: a label that is not one of ``names`` (names the row and the known labels).
+    """
+    index = {name: i for i, name in enumerate(names)}
+    ids = np.empty(len(labels), dtype=np.int64)
+    for i, value in enumerate(labels):
+        label = _clean_label(value, i, where)
+        if label not in index:
+            raise ValueError(f"{where} row {i}: label {label!r} was not seen in training; "
+                             f"training labels: {', '.join(map(repr, names))}")
+        ids[i] = index[label]
+    return ids
+
+
+def check_texts(texts: Sequence[Any], where: str = "train") -> list[str]:
+    """Return ``texts`` as a list, raising ``ValueError`` at the first non-string or empty row."""
+    texts = list(texts)
+    if not texts:
+        raise ValueError(f"{where} has no rows")
+    for i, t in enumerate(texts):
+        if not isinstance(t, str) or not t.strip():
+            raise ValueError(f"{where} row {i}: text {t!r:.60} is not a non-empty string; "
+                             "drop or fill such rows first")
+    return texts
+
+
+def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    """Accuracy and macro-F1, both x100."""
+    from sklearn.metrics import f1_score
+
+    return {"accuracy": float(100 * np.mean(y_true == y_pred)),
+            "macro_f1": float(100 * f1_score(y_true, y_pred, average="macro", zero_division=0))}
+
+
+# ----------------------------------------------------------------------------- training helpers
+class EarlyStopping:
+    """Tracks the best validation metric and says when to stop.
+
+    Args:
+        patience: evaluations without improvement before stopping (>= 1).
+        min_delta: how much better than the best a metric must be to count.
+
+    Example:
+        >>> stop = EarlyStopping(patience=2)
+        >>> [stop.update(m) for m in (50, 60, 55, 58)], stop.should_stop
+        ([True, True, False, False], True)
+    """
+
+    def __init__(self, patience: int, min_delta: float = 0.0) -> None:
+        if patience < 1:
+            raise ValueError(f"patience must be >= 1, got {patience}")
+        if min_delta < 0:
+            raise ValueError(f"min_delta must be >= 0, got {min_delta}")
+        self.patience, self.min_delta = patience, min_delta
+        self.best = -math.inf
+        self.bad_evaluations = 0
+
+    def update(self, metric: float) -> bool:
+        """Record one evaluation; True if it is a new best."""
+        if metric > self.best + self.min_delta:
+            self.best, self.bad_evaluations = metric, 0
+            return True
+        self.bad_evaluations += 1
+        return False
+
+    @property
+    def should_stop(self) -> bool:
+        return self.bad_evaluations >= self.patience
+
+
+@dataclass
+class FitResult:
+    """What :meth:`SentenceClassifier.fit` did.
+
+    Attributes:
+        epochs: epochs run (fewer than asked when stopped early).
+        steps: optimizer steps.
+        best_epoch: epoch of the kept weights (validation only).
+        best_val_accuracy: their validation accuracy x100 (validation only).
+        stopped_early: whether patience ran out.
+        train_seconds: wall time, embedding the cache included.
+        history: one dict per evaluation (``epoch``, ``step``, ``train_loss``, ``val_accuracy``).
+    """
+
+    epochs: int
+    steps: int
+    best_epoch: int | None
+    best_val_accuracy: float | None
+    stopped_early: bool
+    train_seconds: float
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+# ----------------------------------------------------------------------------- the model
+class SentenceClassifier(nn.Module):
+    """A :class:`SentenceEncoder` plus a linear or MLP head over its embedding.
+
+    The head reads the encoder's output before L2 normalisation (what
+    ``encoder(features)`` returns), identically in training and prediction.
+
+    Args:
+        encoder: the sentence encoder.
+        labels: class names (strings or integers; stored sorted). Default:
+            taken from the training labels by the first :meth:`fit`.
+        head: ``"linear"`` or ``"mlp"``.
+        freeze: train the head only, over cached embeddings (a probe).
+        hidden_dim: MLP hidden size (default: the embedding size).
+        dropout: head dropout (default 0 for linear, 0.1 for mlp).
+    """
+
+    def __init__(self, encoder: SentenceEncoder, labels: Sequence[Label] | None = None, head: str = "linear",
+                 freeze: bool = True, hidden_dim: int | None = None, dropout: float | None = None) -> None:
+        super().__init__()
+        self.head_type = validate_head(head)
+        self.encoder = encoder
+        self.freeze = bool(freeze)
+        self.hidden_dim, self.dropout = hidden_dim, dropout
+        self.labels: list[Label] | None = None
+        self.head: nn.Module | None = None
+        if labels is not None:
+            self._build_head(label_names(labels, "labels"))
+        if self.freeze:
+            self.encoder.requires_grad_(False)
+        self._cache: dict[str, torch.Tensor] = {}  # frozen mode: text -> embedding (CPU)
+
+    def _build_head(self, labels: list[Label]) -> None:
+        self.labels = labels
+        self.head = build_head(self.head_type, self.encoder.embedding_dim, len(labels), self.dropout,
+                               self.hidden_dim).to(self.encoder.device)
+
+    @property
+    def device(self) -> torch.device:
+        return self.encoder.device
+
+    def forward(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Class logits for a tokenized batch.
+
+        Shape:
+            features["input_ids"]: (batch, seq) -> (batch, num_labels)
+        """
+        self._require_head()
+        return self.head(self.encoder(features))
+
+    def _require_head(self) -> None:
+        if self.head is None:
+            raise RuntimeError("the classifier has no labels yet: call fit() or pass labels=")
+
+    # ------------------------------------------------------------------ embeddings
+    def embed(self, texts: list[str], batch_size: int = 64, cache: bool = False,
+              show_progress_bar: bool = False) -> torch.Tensor:
+        """The head's input for ``texts`` (inference mode), on the model's device.
+
+        With ``cache`` (frozen encoders only) each distinct text is embedded once
+        per classifier and reused by later calls (e.g. across CV folds).
+
+        Shape:
+            (len(texts), embedding_dim)
+        """
+        if not (cache and self.freeze):
+            return self.encoder.encode(texts, batch_size=batch_size, normalize=False, convert_to_numpy=False,
+                                       show_progress_bar=show_progress_bar).to(self.device)
+        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if missing:
+            emb = self.encoder.encode(missing, batch_size=batch_size, normalize=False, convert_to_numpy=False,
+                                      show_progress_bar=show_progress_bar)
+            self._cache.update(zip(missing, emb))
+        return torch.stack([self._cache[t] for t in texts]).to(self.device)
+
+    def clear_cache(self) -> None:
+        """Drop the cached embeddings of frozen mode."""
+        self._cache.clear()
+
+    # ------------------------------------------------------------------ training
+    def fit(self, texts: Sequence[str], labels: Sequence[Any], val_texts: Sequence[str] | None = None,
+            val_labels: Sequence[Any] | None = None, epochs: int | None = None, batch_size: int = 32,
+            lr: float | None = None, weight_decay: float = 0.01, warmup_ratio: float = 0.1,
+            max_grad_norm: float = 1.0, patience: int = 3, eval_steps: int | None = None, seed: int = 0,
+            encode_batch_size: int = 64, show_progress_bar: bool = False) -> FitResult:
+        """Train the head (frozen) or encoder and head (fine-tuning).
+
+        Args:
+            texts, labels: training sentences and their labels.
+            val_texts, val_labels: validation data for early stopping (optional).
+            epochs: passes over the data (default 20 frozen, 3 fine-tuning).
+            batch_size: sentences per optimizer step.
+            lr: peak learning rate (default 1e-3 frozen, 2e-5 fine-tuning).
+            weight_decay: AdamW weight decay.
+            warmup_ratio: fraction of the steps spent warming up.
+            max_grad_norm: gradient clipping.
+            patience: evaluations without a better validation accuracy before stopping.
+            eval_steps: also evaluate every this many steps (default: once per epoch).
+            seed: shuffling, dropout and head initialisation seed.
+            encode_batch_size: batch size when embedding for the cache / evaluation.
+            show_progress_bar: show tqdm bars.
+
+        Returns:
+            A :class:`FitResult`; the model keeps the best validation weights.
+        """
+        start = time.perf_counter()
+        texts = check_texts(texts, "train")
+        if len(labels) != len(texts):
+            raise ValueError(f"train has {len(texts)} texts but {len(labels)} labels")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        torch.manual_seed(seed)
+        if self.head is None:
+            self._build_head(label_names(labels, "train"))
+        y = torch.as_tensor(encode_labels(labels, self.labels, "train"), device=self.device)
+        validation = None
+        if val_texts is not None:
+            vx = check_texts(val_texts, "validation")
+            if val_labels is None or len(val_labels) != len(vx):
+                raise ValueError("validation needs one label per text (val_labels)")
+            validation = (vx, encode_labels(val_labels, self.labels, "validation"))
+        epochs = epochs if epochs is not None else (20 if self.freeze else 3)
+        lr = lr if lr is not None else (1e-3 if self.freeze else 2e-5)
+        # frozen: embed every sentence once; the head then trains on cached vectors
+        cached = self.embed(texts, encode_batch_size, cache=True, show_progress_bar=show_progress_bar) \
+            if self.freeze else None
+
+        params = [p for p in self.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+        steps_per_epoch = math.ceil(len(texts) / batch_size)
+        total = epochs * steps_per_epoch
+        warmup = int(warmup_ratio * total)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: linear_warmup_decay(s, total, warmup))
+        generator = torch.Generator().manual_seed(seed)
+        stopper = EarlyStopping(patience) if validation else None
+        result = FitResult(0, 0, None, None, False, 0.0)
+        best_state, losses = None, []
+
+        def evaluate(epoch: int) -> None:
+            nonlocal best_state
+            entry = {"epoch": epoch, "step": result.steps, "train_loss": float(np.mean(losses)) if losses else 0.0}
+            losses.clear()
+            if validation:
+                pred = self._predict_ids(validation[0], encode_batch_size, cache=True)
+                entry["val_accuracy"] = float(100 * np.mean(pred == validation[1]))
+                if stopper.update(entry["val_accuracy"]):
+                    result.best_epoch, result.best_val_accuracy = epoch, entry["val_accuracy"]
+                    best_state = {k: v.detach().clone() for k, v in self._trainable_state().items()}
+            result.history.append(entry)
+            self._train_mode()
+
+        bar = tqdm(total=total, disable=not show_progress_bar, desc="Training", unit="step")
+        self._train_mode()
+        for epoch in range(1, epochs + 1):
+            for idx in torch.randperm(len(texts), generator=generator).split(batch_size):
+                if cached is not None:
+                    logits = self.head(cached[idx.to(cached.device)])  # (batch, num_labels)
+                else:
+                    logits = self(self.encoder.tokenize([texts[i] for i in idx]))
+                loss = F.cross_entropy(logits, y[idx.to(y.device)])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
+                optimizer.step()
+                scheduler.step()
+                result.steps += 1
+                losses.append(loss.item())
+                bar.update()
+                if eval_steps and result.steps % eval_steps == 0 and result.steps % steps_per_epoch:
+                    evaluate(epoch)
+                    if stopper and stopper.should_stop:
+                        break
+            result.epochs = epoch
+            if not (stopper and stopper.should_stop):
+                evaluate(epoch)
+            if stopper and stopper.should_stop:
+                result.stopped_early = epoch < epochs or result.steps < total
+                break
+        bar.close()
+        if best_state is not None:
+            self.load_state_dict(best_state, strict=False)
+        self.eval()
+        result.train_seconds = time.perf_counter() - start
+        return result
+
+    def _trainable_state(self) -> dict[str, torch.Tensor]:
+        """What training changes: the head (frozen) or everything."""
+        if self.freeze:
+            return {f"head.{k}": v for k, v in self.head.state_dict().items()}
+        return self.state_dict()
+
+    def _train_mode(self) -> None:
+        self.train()
+        if self.freeze:
+            self.encoder.eval()
+        elif self.encoder.projection is not None and self.encoder.projection.mlp_only_train:
+            # a train-only projection head is skipped at inference: the classifier must not see it in training
+            self.encoder.projection.eval()
+
+    # ------------------------------------------------------------------ inference
+    def _predict_ids(self, texts: list[str], batch_size: int = 64, cache: bool = False) -> np.ndarray:
+        return self.predict_proba(texts, batch_size, _cache=cache).argmax(axis=1)
+
+    def predict_proba(self, texts: Sequence[str], batch_size: int = 64, *, _cache: bool = False) -> np.ndarray:
+        """Class probabilities, columns in the order of :attr:`labels`.
+
+        Returns:
+            (len(texts), num_labels) float32.
+        """
+        self._require_head()
+        texts = check_texts(texts, "input")
+        emb = self.embed(texts, batch_size, cache=_cache)
+        was_training = self.head.training
+        self.head.eval()
+        with torch.inference_mode():
+            probs = torch.softmax(self.head(emb).float(), dim=-1)
+        self.head.train(was_training)
+        return probs.cpu().numpy()
+
+    def predict(self, texts: Sequence[str], batch_size: int = 64) -> list[Label]:
+        """The most likely label name of each text."""
+        ids = self.predict_proba(texts, batch_size).argmax(axis=1)
+        return [self.labels[i] for i in ids]
+
+    def evaluate(self, texts: Sequence[str], labels: Sequence[Any], batch_size: int = 64,
+                 where: str = "test") -> dict[str, float]:
+        """Accuracy and macro-F1 (x100) on labelled texts.
+
+        Raises:
+            ValueError: a label not seen in training (names the row).
+        """
+        self._require_head()
+        texts = check_texts(texts, where)
+        y = encode_labels(labels, self.labels, where)
+        if len(y) != len(texts):
+            raise ValueError(f"{where} has {len(texts)} texts but {len(y)} labels")
+        return {**classification_metrics(y, self._predict_ids(texts, batch_size)), "n": len(texts)}
+
+    def cross_validate(self, texts: Sequence[str], labels: Sequence[Any], n_folds: int = 5, seed: int = 0,
+                       **fit_kwargs: Any) -> dict[str, float]:
+        """Stratified k-fold estimate: train on k-1 folds, predict the held-out one, pool the predictions.
+
+        Every fold starts from the classifier's current weights, which are
+        restored afterwards. Frozen mode embeds each sentence once for all folds;
+        fine-tuning trains the encoder k times.
+
+        Args:
+            texts, labels: the labelled data.
+            n_folds: folds (capped by the smallest class size, at least 2).
+            seed: fold shuffling seed (also passed to :meth:`fit`).
+            **fit_kwargs: passed to :meth:`fit` (no validation data: folds train a fixed number of epochs).
+
+        Returns:
+            ``{"accuracy", "macro_f1", "n_folds", "n"}`` (x100).
+        """
+        from sklearn.model_selection import StratifiedKFold
+
+        texts = check_texts(texts, "train")
+        if self.head is None:
+            self._build_head(label_names(labels, "train"))
+        y = encode_labels(labels, self.labels, "train")
+        folds = min(n_folds, int(np.bincount(y, minlength=len(self.labels)).min()))
+        if folds < 2:
+            raise ValueError(f"cross-validation needs every class at least twice; counts: "
+                             f"{dict(zip(self.labels, np.bincount(y, minlength=len(self.labels)).tolist()))}")
+        initial = {k: v.detach().clone() for k, v in self._trainable_state().items()}
+        pred = np.empty_like(y)
+        for train_idx, held_idx in StratifiedKFold(folds, shuffle=True, random_state=seed).split(texts, y):
+            self.load_state_dict(initial, strict=False)
+            self.fit([texts[i] for i in train_idx], [self.labels[i] for i in y[train_idx]], seed=seed,
+                     **fit_kwargs)
+            pred[held_idx] = self._predict_ids([texts[i] for i in held_idx], cache=True)
+        self.load_state_dict(initial, strict=False)
+        return {**classification_metrics(y, pred), "n_folds": folds, "n": len(texts)}
+
+    # ------------------------------------------------------------------ saving
+    def get_config(self) -> dict[str, Any]:
+        """The settings written to ``classifier_config.json``."""
+        self._require_head()
+        return {"format_version": FORMAT_VERSION, "labels": self.labels, "head": self.head.get_config(),
+                "freeze": self.freeze, "encoder": ENCODER_DIR}
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write ``encoder/``, ``head.safetensors`` and ``classifier_config.json`` to folder ``path``."""
+        path = os.fspath(path)
+        config = self.get_config()
+        os.makedirs(path, exist_ok=True)
+        self.encoder.save(os.path.join(path, ENCODER_DIR))
+        save_file({k: v.detach().cpu().contiguous() for k, v in self.head.state_dict().items()},
+                  os.path.join(path, HEAD_WEIGHTS))
+        with open(os.path.join(path, CLASSIFIER_CONFIG), "w") as f:
+            json.dump(config, f, indent=2)
+
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike, device: str | torch.device | None = None
+                        ) -> "SentenceClassifier":
+        """Load a folder written by :meth:`save`."""
+        path = os.fspath(path)
+        cfg_path = os.path.join(path, CLASSIFIER_CONFIG)
+        if not os.path.isfile(cfg_path):
+            raise FileNotFoundError(f"{cfg_path} is missing: {path!r} is not a textcl classifier folder "
+                                    "(train one with `textcl classify` or SentenceClassifier.save)")
+        try:
+            with open(cfg_path) as f:
+                cfg = json.load(f)
+            head_cfg = dict(cfg["head"])
+            labels = cfg["labels"]
+        except (json.JSONDecodeError, KeyError, TypeError) as err:
+            raise ValueError(f"{cfg_path} is corrupt ({err}): re-save the classifier") from err
+        encoder = SentenceEncoder.from_pretrained(os.path.join(path, cfg.get("encoder", ENCODER_DIR)),
+                                                  device=device)
+        head_type = head_cfg.pop("head")
+        model = cls(encoder, head=head_type, freeze=cfg.get("freeze", True), hidden_dim=head_cfg.get("hidden_dim"),
+                    dropout=head_cfg.get("dropout"))
+        model.labels = list(labels)
+        model.head = build_head(head_type, **head_cfg).to(encoder.device)
+        model.head.load_state_dict(load_file(os.path.join(path, HEAD_WEIGHTS)))
+        return model.eval()
