@@ -1,0 +1,62 @@
+"""``textcl eval``: score a model on STS and SentEval transfer tasks.
+
+Example:
+    textcl eval --model out/run --tasks stsb,sickr,mr --data-dir ../shared/data/senteval \\
+        --output results.json --plots plots/
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+__all__ = ["register", "run"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``eval`` subcommand to an argparse subparsers object."""
+    p = subparsers.add_parser(
+        "eval", help="evaluate a sentence encoder on STS and transfer tasks",
+        description="Encode every distinct sentence of the chosen tasks once, then score STS "
+                    "(cosine vs gold, Spearman/Pearson x100) and linear probes (accuracy x100). "
+                    "Prints a markdown table.")
+    p.add_argument("--model", required=True,
+                   help="textcl or sentence-transformers folder, or a Hugging Face model name")
+    p.add_argument("--tasks", default="all",
+                   help="comma-separated: sts12,sts13,sts14,sts15,sts16,stsb,sickr,mr,cr,subj,mpqa,"
+                        "sst2,trec,mrpc; 'all' = every task whose data is present (default)")
+    p.add_argument("--data-dir", default=os.environ.get("TEXTCL_DATA"),
+                   help="SentEval's data/downstream folder (default: $TEXTCL_DATA)")
+    p.add_argument("--output", default=None, help="write the results as JSON to this file")
+    p.add_argument("--plots", default=None, help="write PNG plots into this folder")
+    p.add_argument("--batch-size", type=int, default=64, help="sentences per forward pass (default: 64)")
+    p.add_argument("--pooling", default=None,
+                   help="pooling mode (default: the model's saved setting, else mean)")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda if available)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the model, evaluate, print the table, write JSON/plots; returns the exit code."""
+    # heavy imports here, so `textcl --help` stays fast
+    from textcl.evaluation import evaluate, format_markdown, write_json
+    from textcl.evaluation.report import default_data_dir
+    from textcl.model import SentenceEncoder
+
+    start = time.perf_counter()
+    data_dir = default_data_dir(args.data_dir)  # fails before the model is loaded
+    model = SentenceEncoder.from_pretrained(args.model, pooling=args.pooling, device=args.device)
+
+    def encode(texts: list[str]):
+        return model.encode(texts, batch_size=args.batch_size)
+
+    results = evaluate(encode, args.tasks, data_dir, plots_dir=args.plots)
+    print(format_markdown(results))
+    print(f"\nwall time: {time.perf_counter() - start:.1f} s "
+          f"({results['meta']['n_unique_sentences']} distinct sentences encoded)")
+    if args.output:
+        print(f"results written to {write_json(results, args.output)}")
+    for path in results["meta"]["plots"]:
+        print(f"plot: {path}")
+    return 0

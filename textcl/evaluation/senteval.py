@@ -1,0 +1,512 @@
+"""Loaders for SentEval's ``data/downstream/`` folder and for user tables.
+
+Each loader reads one task exactly as SentEval (Conneau & Kiela, 2018) reads
+it, so that scores are comparable with published numbers:
+
+* sentences are whitespace-normalised (SentEval splits on whitespace and the
+  SimCSE batcher joins the tokens back with single spaces);
+* an empty line becomes ``"."`` (what SentEval's reference batchers encode for
+  an empty sentence), which keeps SentEval's sample counts while giving every
+  encoder a non-empty string;
+* file encodings follow SentEval (latin-1 for MR/CR/SUBJ/MPQA/TREC, UTF-8
+  elsewhere), with ``errors="replace"`` so a stray byte never aborts a run.
+
+A missing file raises :class:`FileNotFoundError` naming the expected folder and
+files; an unknown task name raises :class:`ValueError` listing the known ones.
+
+Example:
+    >>> data = load_task("stsb", "../shared/data/senteval")  # doctest: +SKIP
+    >>> data["test"].sentences1[0]  # doctest: +SKIP
+    'A girl is styling her hair.'
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "ALL_TASKS",
+    "STS_TASKS",
+    "TRANSFER_TASKS",
+    "STS_YEAR_SUBSETS",
+    "EVAL_SPLITS",
+    "TREC_CLASSES",
+    "PairData",
+    "TextData",
+    "check_task",
+    "parse_tasks",
+    "resolve_data_dir",
+    "task_files",
+    "task_available",
+    "available_tasks",
+    "load_task",
+    "load_sts_year",
+    "load_stsb",
+    "load_sick",
+    "load_binary",
+    "load_sst2",
+    "load_trec",
+    "load_mrpc",
+    "load_table",
+]
+
+STS_TASKS: tuple[str, ...] = ("sts12", "sts13", "sts14", "sts15", "sts16", "stsb", "sickr")
+TRANSFER_TASKS: tuple[str, ...] = ("mr", "cr", "subj", "mpqa", "sst2", "trec", "mrpc")
+ALL_TASKS: tuple[str, ...] = STS_TASKS + TRANSFER_TASKS
+
+#: The subsets SentEval pools for each STS year (STS13 without the licensed SMT set).
+STS_YEAR_SUBSETS: dict[str, tuple[str, ...]] = {
+    "sts12": ("MSRpar", "MSRvid", "SMTeuroparl", "surprise.OnWN", "surprise.SMTnews"),
+    "sts13": ("FNWN", "headlines", "OnWN"),
+    "sts14": ("deft-forum", "deft-news", "headlines", "images", "OnWN", "tweet-news"),
+    "sts15": ("answers-forums", "answers-students", "belief", "headlines", "images"),
+    "sts16": ("answer-answer", "headlines", "plagiarism", "postediting", "question-question"),
+}
+
+_BINARY_FILES: dict[str, tuple[str, str, str]] = {
+    # task: (folder, positive file, negative file); label 1 = first file
+    "mr": ("MR", "rt-polarity.pos", "rt-polarity.neg"),
+    "cr": ("CR", "custrev.pos", "custrev.neg"),
+    "subj": ("SUBJ", "subj.subjective", "subj.objective"),
+    "mpqa": ("MPQA", "mpqa.pos", "mpqa.neg"),
+}
+_SPLIT_FILES: dict[str, dict[str, str]] = {
+    "stsb": {"train": "STS/STSBenchmark/sts-train.csv", "dev": "STS/STSBenchmark/sts-dev.csv",
+             "test": "STS/STSBenchmark/sts-test.csv"},
+    "sickr": {"train": "SICK/SICK_train.txt", "dev": "SICK/SICK_trial.txt",
+              "test": "SICK/SICK_test_annotated.txt"},
+    "sst2": {"train": "SST/binary/sentiment-train", "dev": "SST/binary/sentiment-dev",
+             "test": "SST/binary/sentiment-test"},
+    "trec": {"train": "TREC/train_5500.label", "test": "TREC/TREC_10.label"},
+    "mrpc": {"train": "MRPC/msr_paraphrase_train.txt", "test": "MRPC/msr_paraphrase_test.txt"},
+}
+#: The splits a full evaluation of each task reads.
+EVAL_SPLITS: dict[str, tuple[str, ...]] = {
+    **{t: ("test",) for t in STS_YEAR_SUBSETS},
+    "stsb": ("test",), "sickr": ("test",),
+    **{t: ("all",) for t in _BINARY_FILES},
+    "sst2": ("train", "dev", "test"), "trec": ("train", "test"), "mrpc": ("train", "test"),
+}
+TREC_CLASSES: tuple[str, ...] = ("ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM")
+_HOW_TO_GET = (
+    "Get SentEval's data with `bash get_transfer_data.bash` inside SentEval's "
+    "data/downstream/ folder (https://github.com/facebookresearch/SentEval) and pass "
+    "that folder as the data directory (or set TEXTCL_DATA)."
+)
+
+
+@dataclass(frozen=True)
+class PairData:
+    """Sentence pairs with one score or label per pair (STS, SICK-R, MRPC).
+
+    Attributes:
+        sentences1: first sentence of each pair.
+        sentences2: second sentence of each pair.
+        scores: gold similarity (float) or paraphrase label (int), shape ``(n,)``.
+        subsets: name of the file each pair came from (STS12-16 pool several).
+    """
+
+    sentences1: list[str]
+    sentences2: list[str]
+    scores: np.ndarray
+    subsets: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.sentences1)
+
+    def texts(self) -> list[str]:
+        """All sentences of the data set, in order (``sentences1 + sentences2``)."""
+        return self.sentences1 + self.sentences2
+
+
+@dataclass(frozen=True)
+class TextData:
+    """Single sentences with an integer class label each (MR, SST-2, TREC, ...).
+
+    Attributes:
+        sentences: the sentences.
+        labels: integer labels, shape ``(n,)``.
+    """
+
+    sentences: list[str]
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.sentences)
+
+    def texts(self) -> list[str]:
+        """All sentences of the data set, in order."""
+        return list(self.sentences)
+
+
+# --------------------------------------------------------------------------- tasks
+
+
+def check_task(task: str) -> str:
+    """Normalise a task name and check it is known.
+
+    Args:
+        task: a task name, any case (``"STSB"``, ``"sts-b"`` and ``"sst"`` are accepted).
+
+    Returns:
+        The canonical lower-case name (one of :data:`ALL_TASKS`).
+
+    Raises:
+        ValueError: if the task is unknown (the message lists the known tasks).
+    """
+    name = str(task).strip().lower().replace("-", "").replace("_", "")
+    name = {"sst": "sst2", "sick": "sickr", "stsbenchmark": "stsb"}.get(name, name)
+    if name not in ALL_TASKS:
+        raise ValueError(f"unknown task {task!r}; known tasks: {', '.join(ALL_TASKS)}")
+    return name
+
+
+def parse_tasks(tasks: str | list[str] | tuple[str, ...], data_dir: str | os.PathLike | None = None
+                ) -> list[str]:
+    """Turn ``"sts12,stsb,mr"``, a list, or ``"all"`` into canonical task names.
+
+    Args:
+        tasks: comma-separated names, a sequence of names, or ``"all"`` (every
+            task whose data is present in ``data_dir``).
+        data_dir: needed for ``"all"``.
+
+    Returns:
+        Canonical names in :data:`ALL_TASKS` order, without duplicates.
+
+    Raises:
+        ValueError: for an unknown name, an empty list, or ``"all"`` without data_dir.
+    """
+    if isinstance(tasks, str):
+        tasks = [t for t in tasks.split(",") if t.strip()]
+    names = [t.strip().lower() for t in tasks]
+    if not names:
+        raise ValueError(f"no task given; known tasks: {', '.join(ALL_TASKS)} (or 'all')")
+    if "all" in names:
+        if data_dir is None:
+            raise ValueError("tasks='all' needs a data directory to look for data in")
+        return available_tasks(data_dir)
+    wanted = {check_task(t) for t in names}
+    return [t for t in ALL_TASKS if t in wanted]
+
+
+def resolve_data_dir(data_dir: str | os.PathLike) -> Path:
+    """Find SentEval's ``downstream`` folder from what the user passed.
+
+    Accepts the downstream folder itself, or a folder holding it as ``senteval/``,
+    ``downstream/`` or ``data/downstream/`` (so both ``../shared/data`` and
+    ``../shared/data/senteval`` work).
+
+    Args:
+        data_dir: a folder path.
+
+    Returns:
+        The folder that holds ``STS/``, ``MR/``, ... (``data_dir`` itself when
+        none of the candidates holds a task folder).
+
+    Raises:
+        FileNotFoundError: if ``data_dir`` does not exist.
+    """
+    root = Path(data_dir).expanduser()
+    if not root.is_dir():
+        raise FileNotFoundError(f"data directory {root} does not exist. {_HOW_TO_GET}")
+    markers = ("STS", "SICK", "MR", "CR", "SUBJ", "MPQA", "SST", "TREC", "MRPC")
+    for cand in (root, root / "senteval", root / "downstream", root / "data" / "downstream"):
+        if any((cand / m).is_dir() for m in markers):
+            return cand
+    return root
+
+
+def task_files(task: str, splits: tuple[str, ...] | None = None) -> list[str]:
+    """Relative paths (under the downstream folder) that a task reads.
+
+    Args:
+        task: task name.
+        splits: which splits; default the ones a full evaluation reads
+            (:data:`EVAL_SPLITS`). Binary tasks have the single split ``"all"``.
+
+    Returns:
+        POSIX-style relative paths.
+    """
+    task = check_task(task)
+    splits = splits or EVAL_SPLITS[task]
+    if task in STS_YEAR_SUBSETS:
+        folder = f"STS/{task.upper()}-en-test"
+        return [f"{folder}/STS.{kind}.{s}.txt" for s in STS_YEAR_SUBSETS[task]
+                for kind in ("input", "gs")]
+    if task in _BINARY_FILES:
+        folder, pos, neg = _BINARY_FILES[task]
+        return [f"{folder}/{pos}", f"{folder}/{neg}"]
+    return [_SPLIT_FILES[task][_check_split(task, s)] for s in splits]
+
+
+def task_available(task: str, data_dir: str | os.PathLike, splits: tuple[str, ...] | None = None
+                   ) -> bool:
+    """Whether every file ``task`` needs (for ``splits``) exists under ``data_dir``."""
+    root = resolve_data_dir(data_dir)
+    return all((root / f).is_file() for f in task_files(task, splits))
+
+
+def available_tasks(data_dir: str | os.PathLike) -> list[str]:
+    """Tasks whose evaluation files are all present, in :data:`ALL_TASKS` order."""
+    return [t for t in ALL_TASKS if task_available(t, data_dir)]
+
+
+def load_task(task: str, data_dir: str | os.PathLike, splits: tuple[str, ...] | None = None
+              ) -> dict[str, PairData | TextData]:
+    """Load the splits of one task.
+
+    Args:
+        task: task name (see :data:`ALL_TASKS`).
+        data_dir: SentEval's downstream folder (or a parent, see :func:`resolve_data_dir`).
+        splits: splits to load; default those a full evaluation reads
+            (STS12-16: ``test``, pooled over the year's subsets; STS-B and SICK-R:
+            ``test``; MR/CR/SUBJ/MPQA: ``all``; SST-2: ``train/dev/test``;
+            TREC and MRPC: ``train/test``).
+
+    Returns:
+        ``{split: PairData | TextData}``.
+
+    Raises:
+        ValueError: unknown task or split.
+        FileNotFoundError: missing data (names the expected folder and files).
+    """
+    task = check_task(task)
+    splits = splits or EVAL_SPLITS[task]
+    if task in STS_YEAR_SUBSETS:
+        return {s: load_sts_year(data_dir, task) for s in splits}
+    if task in _BINARY_FILES:
+        return {s: load_binary(data_dir, task) for s in splits}
+    loader = {"stsb": load_stsb, "sickr": load_sick, "sst2": load_sst2,
+              "trec": load_trec, "mrpc": load_mrpc}[task]
+    return {s: loader(data_dir, s) for s in splits}
+
+
+# ------------------------------------------------------------------- file access
+
+
+def _check_split(task: str, split: str) -> str:
+    known = tuple(_SPLIT_FILES.get(task, {"all": ""}))
+    if split not in known:
+        raise ValueError(f"task {task!r} has no split {split!r}; splits: {', '.join(known)}")
+    return split
+
+
+def _require(data_dir: str | os.PathLike, task: str, relpaths: list[str]) -> list[Path]:
+    """Resolve files, raising one clear error that lists every missing one."""
+    root = resolve_data_dir(data_dir)
+    paths = [root / r for r in relpaths]
+    missing = [r for r, p in zip(relpaths, paths) if not p.is_file()]
+    if missing:
+        folder = root / Path(missing[0]).parent
+        names = ", ".join(Path(m).name for m in missing)
+        raise FileNotFoundError(
+            f"{task} data not found: expected {folder}{os.sep} with {names} "
+            f"(under data directory {root}). {_HOW_TO_GET}"
+        )
+    return paths
+
+
+def _lines(path: Path, encoding: str) -> list[str]:
+    # splitlines() also drops the '\r' of CRLF files (SICK test has them)
+    with open(path, encoding=encoding, errors="replace", newline="") as f:
+        return f.read().splitlines()
+
+
+def _clean(text: str) -> str:
+    return " ".join(text.split()) or "."
+
+
+def _score(value: str, path: Path, lineno: int) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"{path}:{lineno}: score {value!r} is not a number") from None
+
+
+# ----------------------------------------------------------------------- loaders
+
+
+def load_sts_year(data_dir: str | os.PathLike, task: str) -> PairData:
+    """Load STS12-16 in the "all" setting: every subset of the year, pooled.
+
+    Pairs whose gold line is blank are unscored and dropped (as SentEval does).
+
+    Args:
+        data_dir: SentEval's downstream folder.
+        task: ``"sts12"`` ... ``"sts16"``.
+
+    Returns:
+        The pooled pairs; ``subsets`` names each pair's file.
+    """
+    task = check_task(task)
+    if task not in STS_YEAR_SUBSETS:
+        raise ValueError(f"{task!r} is not an STS year; years: {', '.join(STS_YEAR_SUBSETS)}")
+    paths = _require(data_dir, task, task_files(task))
+    s1: list[str] = []
+    s2: list[str] = []
+    scores: list[float] = []
+    subsets: list[str] = []
+    for name, (inp, gs) in zip(STS_YEAR_SUBSETS[task], zip(paths[::2], paths[1::2])):
+        pairs = _lines(inp, "utf-8")
+        gold = _lines(gs, "utf-8")
+        if len(gold) != len(pairs):
+            raise ValueError(f"{gs} has {len(gold)} lines but {inp} has {len(pairs)}")
+        for i, (pair, g) in enumerate(zip(pairs, gold), start=1):
+            if not g.strip():
+                continue
+            fields = pair.split("\t")
+            if len(fields) < 2:
+                raise ValueError(f"{inp}:{i}: expected 's1<TAB>s2', got {pair[:80]!r}")
+            s1.append(_clean(fields[0]))
+            s2.append(_clean(fields[1]))
+            scores.append(_score(g.strip(), gs, i))
+            subsets.append(name)
+    return PairData(s1, s2, np.asarray(scores, dtype=np.float64), subsets)
+
+
+def load_stsb(data_dir: str | os.PathLike, split: str = "test") -> PairData:
+    """Load one STS Benchmark split (fields 5-7 = score, s1, s2; extra columns ignored).
+
+    Lines are split on TABs, never parsed as CSV: the sentences hold unbalanced
+    double quotes that a CSV reader would swallow.
+    """
+    (path,) = _require(data_dir, "stsb", task_files("stsb", (split,)))
+    s1, s2, scores = [], [], []
+    for i, line in enumerate(_lines(path, "utf-8"), start=1):
+        if not line.strip():
+            continue
+        fields = line.strip().split("\t")
+        if len(fields) < 7:
+            raise ValueError(f"{path}:{i}: expected at least 7 TAB-separated fields, got {len(fields)}")
+        scores.append(_score(fields[4], path, i))
+        s1.append(_clean(fields[5]))
+        s2.append(_clean(fields[6]))
+    return PairData(s1, s2, np.asarray(scores, dtype=np.float64), [split] * len(s1))
+
+
+def load_sick(data_dir: str | os.PathLike, split: str = "test") -> PairData:
+    """Load one SICK split for relatedness (header skipped; score = column 4)."""
+    (path,) = _require(data_dir, "sickr", task_files("sickr", (split,)))
+    s1, s2, scores = [], [], []
+    for i, line in enumerate(_lines(path, "utf-8")[1:], start=2):
+        if not line.strip():
+            continue
+        fields = line.strip().split("\t")
+        if len(fields) < 4:
+            raise ValueError(f"{path}:{i}: expected at least 4 TAB-separated fields, got {len(fields)}")
+        s1.append(_clean(fields[1]))
+        s2.append(_clean(fields[2]))
+        scores.append(_score(fields[3], path, i))
+    return PairData(s1, s2, np.asarray(scores, dtype=np.float64), [split] * len(s1))
+
+
+def load_binary(data_dir: str | os.PathLike, task: str) -> TextData:
+    """Load MR, CR, SUBJ or MPQA: positive file (label 1) then negative file (label 0).
+
+    Every line is a sample, as in SentEval (an empty one becomes ``"."``).
+    """
+    task = check_task(task)
+    if task not in _BINARY_FILES:
+        raise ValueError(f"{task!r} is not a binary task; binary tasks: {', '.join(_BINARY_FILES)}")
+    pos_path, neg_path = _require(data_dir, task, task_files(task))
+    pos = [_clean(s) for s in _lines(pos_path, "latin-1")]
+    neg = [_clean(s) for s in _lines(neg_path, "latin-1")]
+    labels = np.asarray([1] * len(pos) + [0] * len(neg), dtype=np.int64)
+    return TextData(pos + neg, labels)
+
+
+def load_sst2(data_dir: str | os.PathLike, split: str = "test") -> TextData:
+    """Load one split of binary SST (``sentence<TAB>label``)."""
+    (path,) = _require(data_dir, "sst2", task_files("sst2", (split,)))
+    texts, labels = [], []
+    for i, line in enumerate(_lines(path, "utf-8"), start=1):
+        if not line.strip():
+            continue
+        text, _, label = line.strip().rpartition("\t")
+        try:
+            labels.append(int(label))
+        except ValueError:
+            raise ValueError(f"{path}:{i}: expected 'sentence<TAB>label', got {line[:80]!r}") from None
+        texts.append(_clean(text))
+    return TextData(texts, np.asarray(labels, dtype=np.int64))
+
+
+def load_trec(data_dir: str | os.PathLike, split: str = "test") -> TextData:
+    """Load TREC (``COARSE:fine question``; latin-1), labelled with the 6 coarse classes.
+
+    Labels index :data:`TREC_CLASSES` (ABBR, DESC, ENTY, HUM, LOC, NUM).
+    """
+    (path,) = _require(data_dir, "trec", task_files("trec", (split,)))
+    texts, labels = [], []
+    for i, line in enumerate(_lines(path, "latin-1"), start=1):
+        if not line.strip():
+            continue
+        target, _, rest = line.strip().partition(":")
+        if target not in TREC_CLASSES or " " not in rest:
+            raise ValueError(f"{path}:{i}: expected 'COARSE:fine question', got {line[:80]!r}")
+        labels.append(TREC_CLASSES.index(target))
+        texts.append(_clean(rest.split(" ", 1)[1]))
+    return TextData(texts, np.asarray(labels, dtype=np.int64))
+
+
+def load_mrpc(data_dir: str | os.PathLike, split: str = "test") -> PairData:
+    """Load MRPC (UTF-8 with BOM; header; ``Quality, #1 ID, #2 ID, #1 String, #2 String``)."""
+    (path,) = _require(data_dir, "mrpc", task_files("mrpc", (split,)))
+    s1, s2, labels = [], [], []
+    for i, line in enumerate(_lines(path, "utf-8-sig")[1:], start=2):
+        if not line.strip():
+            continue
+        fields = line.strip().split("\t")
+        if len(fields) < 5 or fields[0] not in ("0", "1"):
+            raise ValueError(f"{path}:{i}: expected 'label<TAB>id<TAB>id<TAB>s1<TAB>s2', "
+                             f"got {line[:80]!r}")
+        labels.append(int(fields[0]))
+        s1.append(_clean(fields[3]))
+        s2.append(_clean(fields[4]))
+    return PairData(s1, s2, np.asarray(labels, dtype=np.int64), [split] * len(s1))
+
+
+# -------------------------------------------------------------------- user data
+
+
+_LOCAL_BUILDERS = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "json",
+                   ".parquet": "parquet"}
+
+
+def load_table(source: str | os.PathLike, name: str | None = None, **kwargs: Any) -> Any:
+    """Load a Hugging Face dataset by name, or a local csv/tsv/json/jsonl/parquet file.
+
+    Only reads what the user points at: a hub name needs a network connection
+    (or the local Hugging Face cache), a local file never does.
+
+    Args:
+        source: hub name (``"sentence-transformers/stsb"``) or a file path.
+        name: dataset configuration (hub datasets only).
+        **kwargs: passed to :func:`datasets.load_dataset`.
+
+    Returns:
+        A :class:`datasets.DatasetDict` (a local file gives the split ``"train"``).
+
+    Raises:
+        FileNotFoundError: a path-like source that does not exist.
+        ValueError: a local file with an unsupported extension.
+    """
+    import datasets  # heavy import: only when user data is actually evaluated
+
+    path = Path(source).expanduser()
+    if path.is_file():
+        suffix = path.suffix.lower()
+        if suffix not in _LOCAL_BUILDERS:
+            raise ValueError(f"{path}: unsupported file type {suffix!r}; use one of "
+                             f"{', '.join(sorted(_LOCAL_BUILDERS))}")
+        if suffix == ".tsv":
+            kwargs.setdefault("delimiter", "\t")
+        return datasets.load_dataset(_LOCAL_BUILDERS[suffix], data_files=str(path), **kwargs)
+    if path.suffix.lower() in _LOCAL_BUILDERS or str(source).startswith((".", "/", "~")):
+        raise FileNotFoundError(f"data file {path} does not exist")
+    return datasets.load_dataset(str(source), name, **kwargs)
