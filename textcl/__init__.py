@@ -32,6 +32,9 @@ _EXPORTS = {
     "Trainer": "textcl.train.trainer",
     "TrainConfig": "textcl.train.config",
     "STSDevEvaluator": "textcl.train.evaluators",
+    "SentenceClassifier": "textcl.classifier",
+    "semantic_search": "textcl.search",
+    "cosine_top_k": "textcl.search",
 }
 
 __all__ = ["__version__", *_EXPORTS]

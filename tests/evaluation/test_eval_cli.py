@@ -42,8 +42,9 @@ class FakeEncoder:
         cls.loaded = {"name": name_or_path, "pooling": pooling, "device": device}
         return cls()
 
-    def encode(self, texts, batch_size=64):
+    def encode(self, texts, batch_size=64, precision="auto"):
         FakeEncoder.loaded["batch_size"] = batch_size
+        FakeEncoder.loaded["precision"] = precision
         rng = np.random.default_rng(len(texts))
         return rng.standard_normal((len(texts), 8)).astype(np.float32)
 
@@ -57,7 +58,8 @@ def test_run_prints_table_and_writes_json(downstream, tmp_path, monkeypatch, cap
     assert args.func(args) == 0
     printed = capsys.readouterr().out
     assert "| STS-B | Spearman / Pearson |" in printed and "wall time:" in printed
-    assert FakeEncoder.loaded == {"name": "some/model", "pooling": "mean", "device": "cpu", "batch_size": 16}
+    assert FakeEncoder.loaded == {"name": "some/model", "pooling": "mean", "device": "cpu", "batch_size": 16,
+                                  "precision": "float32"}  # reference precision by default
     results = json.loads(out.read_text())
     assert results["sts_avg"]["tasks"] == ["stsb", "sickr"]
 

@@ -34,6 +34,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--pooling", default=None,
                    help="pooling mode (default: the model's saved setting, else mean)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda if available)")
+    p.add_argument("--precision", default="float32", choices=("float32", "bfloat16", "float16", "auto"),
+                   help="encoding precision (default: float32, so scores match published figures exactly; "
+                        "'auto' is about 2x faster on CPUs with bf16 and moves scores by a few hundredths)")
     p.set_defaults(func=run)
 
 
@@ -49,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     model = SentenceEncoder.from_pretrained(args.model, pooling=args.pooling, device=args.device)
 
     def encode(texts: list[str]):
-        return model.encode(texts, batch_size=args.batch_size)
+        return model.encode(texts, batch_size=args.batch_size, precision=args.precision)
 
     results = evaluate(encode, args.tasks, data_dir, plots_dir=args.plots)
     print(format_markdown(results))

@@ -12,12 +12,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``quickstart`` subcommand."""
     p = subparsers.add_parser(
         "quickstart", help="train a BiLSTM over GloVe on bundled NLI triplets and show STS before/after",
-        description="Offline, ~5 minutes on 2 CPU cores: averaged GloVe baseline, BiLSTM before and after "
+        description="Offline, a few minutes on 2 CPU cores: averaged GloVe baseline, BiLSTM before and after "
                     "TripletView + InfoNCE training on bundled SNLI triplets, scored on bundled STS-B dev/test "
                     "and the CR sentiment probe. --model fine-tunes a transformer instead.")
     p.add_argument("--output", default="out/quickstart", help="output folder (default: out/quickstart)")
     p.add_argument("--model", default=None, help="transformer to fine-tune instead (hub name or folder)")
-    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--temperature", type=float, default=0.1)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--eval-steps", type=int, default=50)
@@ -32,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
     settings = QuickstartSettings(output=args.output, model=args.model, epochs=args.epochs,
                                   batch_size=args.batch_size, lr=args.lr, eval_steps=args.eval_steps,
-                                  max_rows=args.max_rows, seed=args.seed)
+                                  max_rows=args.max_rows, seed=args.seed, temperature=args.temperature)
     res = run_quickstart(settings)
     out = os.path.abspath(args.output)
     print("\n" + res["table"] + "\n")

@@ -32,7 +32,6 @@ class TrainConfig:
         output_dir: where models, checkpoints and metrics go.
         gradcache_chunk: if > 0, encode each batch in chunks of this size with
             gradient caching (large batches in little memory).
-        num_workers: DataLoader workers.
     """
 
     epochs: int = 1
@@ -50,7 +49,6 @@ class TrainConfig:
     log_steps: int = 10
     output_dir: str = "out/run"
     gradcache_chunk: int = 0
-    num_workers: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
