@@ -137,9 +137,9 @@ def main(out_dir: str) -> None:
     result["unequal_negatives_error"] = mismatch_error(
         torch.randn(2, 4), torch.randn(2, 4) if rank == 0 else None
     )
+    Path(out_dir, f"rank{rank}.json").write_text(json.dumps(result, indent=2))
     dist.barrier()
     cleanup()
-    Path(out_dir, f"rank{rank}.json").write_text(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":
