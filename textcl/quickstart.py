@@ -23,7 +23,7 @@ from textcl.model import SentenceEncoder
 from textcl.model_card import ModelCard, write_model_card
 from textcl.train.config import TrainConfig
 from textcl.train.evaluators import STSDevEvaluator
-from textcl.train.trainer import Trainer
+from textcl.train.trainer import Trainer, seed_everything
 from textcl.views import TripletView
 
 __all__ = ["QuickstartSettings", "bundled_data_dir", "run_quickstart"]
@@ -94,6 +94,7 @@ def run_quickstart(settings: QuickstartSettings, log=print) -> dict[str, Any]:
     from textcl.evaluation.plots import plot_alignment_uniformity
 
     start = time.perf_counter()
+    seed_everything(settings.seed)  # the BiLSTM's initial weights too, so runs repeat
     data_dir = os.path.join(bundled_data_dir(), "senteval")
     triplets = load_data(os.path.join(bundled_data_dir(), "nli", "snli_triplets.tsv"))
     if settings.max_rows:
