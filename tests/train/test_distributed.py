@@ -2,12 +2,13 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from launcher import free_port, transient_failure
 import torch
 
 from textcl.losses import InfoNCE
@@ -51,18 +52,6 @@ def test_init_distributed_rejects_bad_arguments(monkeypatch):
     assert not distributed.is_distributed()
 
 
-def _transient(output: str) -> bool:
-    """A launch failure not caused by the code under test: port taken, or gloo aborting at teardown."""
-    out = output.lower()
-    return "address already in use" in out or "terminate called without an active exception" in out
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def two_rank_results(tmp_path_factory):
     out_dir = tmp_path_factory.mktemp("distributed")
@@ -75,12 +64,12 @@ def two_rank_results(tmp_path_factory):
         command = [
             sys.executable, "-m", "torch.distributed.run",
             "--nnodes=1", f"--nproc_per_node={WORLD_SIZE}",
-            "--master_addr=127.0.0.1", f"--master_port={_free_port()}",
+            "--master_addr=127.0.0.1", f"--master_port={free_port()}",
             str(WORKER), str(out_dir),
         ]  # fmt: skip
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
         output = f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-        if done.returncode == 0 or not _transient(output):
+        if done.returncode == 0 or not transient_failure(output):
             break
     assert done.returncode == 0, f"torchrun failed:\n{output}"
     return [json.loads((out_dir / f"rank{r}.json").read_text()) for r in range(WORLD_SIZE)]

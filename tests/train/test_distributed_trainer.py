@@ -12,7 +12,6 @@ rank 0 = rows 0..B-1, rank 1 = rows B..2B-1.
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 
@@ -22,20 +21,9 @@ from safetensors.torch import load_file
 
 from textcl.cli import main as textcl_main
 from tiny_models import WORDS, make_tiny_bert
+from launcher import free_port, transient_failure
 
 WORLD_SIZE, LOCAL_BATCH, STEPS = 2, 4, 2
-
-
-def _transient(output: str) -> bool:
-    """A launch failure not caused by the code under test: port taken, or gloo aborting at teardown."""
-    out = output.lower()
-    return "address already in use" in out or "terminate called without an active exception" in out
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -83,11 +71,11 @@ def _torchrun(setup, out: str, *extra: str) -> dict[str, torch.Tensor]:
         env.setdefault("GLOO_SOCKET_IFNAME", "lo")  # both ranks are local
     for attempt in range(3):  # retry only for a port race or gloo's rare abort (SIGABRT) in teardown
         command = [sys.executable, "-m", "torch.distributed.run", "--nnodes=1",
-                   f"--nproc_per_node={WORLD_SIZE}", "--master_addr=127.0.0.1", f"--master_port={_free_port()}",
+                   f"--nproc_per_node={WORLD_SIZE}", "--master_addr=127.0.0.1", f"--master_port={free_port()}",
                    "-m", "textcl.cli", *_train_args(model_dir, data, LOCAL_BATCH, str(root / out)), *extra]
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
         output = f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-        if done.returncode == 0 or not _transient(output):
+        if done.returncode == 0 or not transient_failure(output):
             break
     assert done.returncode == 0, f"torchrun failed:\n{output}"
     assert json.loads(done.stdout[done.stdout.index("{"):])["steps"] == STEPS  # only rank 0 prints
