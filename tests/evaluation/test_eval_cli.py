@@ -72,3 +72,16 @@ def test_run_without_data_dir_fails_before_loading(monkeypatch):
     with pytest.raises(ValueError, match="TEXTCL_DATA"):
         args.func(args)
     assert FakeEncoder.loaded == {}
+
+
+@pytest.mark.parametrize("tasks, error, message", [
+    ("stsb,foo", ValueError, "unknown task 'foo'"),
+    ("subj", FileNotFoundError, "subj data not found"),
+])
+def test_bad_tasks_fail_before_loading(downstream, monkeypatch, tasks, error, message):
+    monkeypatch.setitem(sys.modules, "textcl.model", types.SimpleNamespace(SentenceEncoder=FakeEncoder))
+    FakeEncoder.loaded = {}
+    args = parser().parse_args(["eval", "--model", "m", "--tasks", tasks, "--data-dir", str(downstream)])
+    with pytest.raises(error, match=message):
+        args.func(args)
+    assert FakeEncoder.loaded == {}

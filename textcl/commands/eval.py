@@ -48,7 +48,12 @@ def run(args: argparse.Namespace) -> int:
     from textcl.model import SentenceEncoder
 
     start = time.perf_counter()
+    from textcl.evaluation.senteval import load_task, parse_tasks, task_available
+
     data_dir = default_data_dir(args.data_dir)  # fails before the model is loaded
+    for task in parse_tasks(args.tasks, data_dir):  # unknown names and missing files, before loading too
+        if not task_available(task, data_dir):
+            load_task(task, data_dir)  # raises the error naming the expected files
     model = SentenceEncoder.from_pretrained(args.model, pooling=args.pooling, device=args.device)
 
     def encode(texts: list[str]):
