@@ -5,7 +5,6 @@ import json
 import os
 
 import pytest
-import torch
 
 from textcl.classifier import SentenceClassifier
 from textcl.cli import main

@@ -6,7 +6,6 @@ import re
 
 import numpy as np
 import pytest
-import torch
 
 from textcl.cli import main
 from textcl.model import SentenceEncoder

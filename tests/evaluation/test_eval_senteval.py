@@ -15,12 +15,12 @@ from textcl.evaluation.senteval import (
     load_sst2,
     load_sts_year,
     load_stsb,
-    load_table,
     load_task,
     load_trec,
     parse_tasks,
     resolve_data_dir,
 )
+from textcl.evaluation.user_data import load_table
 
 
 def test_sts_year_pools_subsets_and_drops_blank_gold(downstream):

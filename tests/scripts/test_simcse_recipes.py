@@ -4,7 +4,6 @@ import importlib.util
 import json
 import os
 
-import pytest
 
 from tiny_models import REPO_ROOT, SENTENCES
 from textcl.model import SentenceEncoder

@@ -22,7 +22,7 @@ import os
 import time
 from typing import Any
 
-from textcl.commands.encode import count_text_rows, iter_chunks, iter_text_rows
+from textcl.text_files import count_text_rows, iter_chunks, iter_text_rows
 
 __all__ = ["register", "run", "load_labelled"]
 

@@ -8,7 +8,8 @@ import os
 
 import numpy as np
 
-from textcl.commands.encode import add_input_options, line_numbers_path, read_text_rows
+from textcl.commands.encode import add_input_options, line_numbers_path
+from textcl.text_files import read_text_rows
 
 __all__ = ["register", "run"]
 

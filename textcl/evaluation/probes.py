@@ -60,10 +60,10 @@ from textcl.evaluation.senteval import (
     PairData,
     TextData,
     check_task,
-    load_table,
     load_task,
 )
 from textcl.evaluation.sts import Encode
+from textcl.evaluation.user_data import load_table
 
 __all__ = [
     "C_GRID",

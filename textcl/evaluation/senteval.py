@@ -25,7 +25,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -52,7 +51,6 @@ __all__ = [
     "load_sst2",
     "load_trec",
     "load_mrpc",
-    "load_table",
 ]
 
 STS_TASKS: tuple[str, ...] = ("sts12", "sts13", "sts14", "sts15", "sts16", "stsb", "sickr")
@@ -472,41 +470,3 @@ def load_mrpc(data_dir: str | os.PathLike, split: str = "test") -> PairData:
 
 
 # -------------------------------------------------------------------- user data
-
-
-_LOCAL_BUILDERS = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "json",
-                   ".parquet": "parquet"}
-
-
-def load_table(source: str | os.PathLike, name: str | None = None, **kwargs: Any) -> Any:
-    """Load a Hugging Face dataset by name, or a local csv/tsv/json/jsonl/parquet file.
-
-    Only reads what the user points at: a hub name needs a network connection
-    (or the local Hugging Face cache), a local file never does.
-
-    Args:
-        source: hub name (``"sentence-transformers/stsb"``) or a file path.
-        name: dataset configuration (hub datasets only).
-        **kwargs: passed to :func:`datasets.load_dataset`.
-
-    Returns:
-        A :class:`datasets.DatasetDict` (a local file gives the split ``"train"``).
-
-    Raises:
-        FileNotFoundError: a path-like source that does not exist.
-        ValueError: a local file with an unsupported extension.
-    """
-    import datasets  # heavy import: only when user data is actually evaluated
-
-    path = Path(source).expanduser()
-    if path.is_file():
-        suffix = path.suffix.lower()
-        if suffix not in _LOCAL_BUILDERS:
-            raise ValueError(f"{path}: unsupported file type {suffix!r}; use one of "
-                             f"{', '.join(sorted(_LOCAL_BUILDERS))}")
-        if suffix == ".tsv":
-            kwargs.setdefault("delimiter", "\t")
-        return datasets.load_dataset(_LOCAL_BUILDERS[suffix], data_files=str(path), **kwargs)
-    if path.suffix.lower() in _LOCAL_BUILDERS or str(source).startswith((".", "/", "~")):
-        raise FileNotFoundError(f"data file {path} does not exist")
-    return datasets.load_dataset(str(source), name, **kwargs)

@@ -60,7 +60,7 @@ class TrainConfig:
                   "gradcache_chunk": self.gradcache_chunk >= 0}
         bad = [k for k, ok in checks.items() if not ok]
         if bad:
-            raise ValueError(f"invalid training setting(s): " + ", ".join(f"{k}={getattr(self, k)!r}" for k in bad))
+            raise ValueError("invalid training setting(s): " + ", ".join(f"{k}={getattr(self, k)!r}" for k in bad))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form (for JSON, YAML and checkpoints)."""
