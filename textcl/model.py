@@ -16,11 +16,12 @@ from textcl.encoders.base import Encoder, validate_texts
 from textcl.encoders.registry import encoder_class
 from textcl.precision import autocast, resolve_precision
 from textcl.projection import ProjectionHead
-from textcl.st_folder import is_st_folder, load_st_dense, read_st_folder
+from textcl.folder_kinds import TEXTCL_CONFIG
+from textcl.interop.hub import local_or_hub_st_folder
+from textcl.interop.sentence_transformers import load_st_dense, read_st_folder
 
 __all__ = ["SentenceEncoder", "TEXTCL_CONFIG"]
 
-TEXTCL_CONFIG = "textcl_config.json"
 PROJECTION_WEIGHTS = "projection.safetensors"
 FORMAT_VERSION = 1
 
@@ -73,7 +74,7 @@ class SentenceEncoder(nn.Module):
         if os.path.isfile(os.path.join(name_or_path, TEXTCL_CONFIG)):
             model = cls._load_textcl(name_or_path, pooling, max_length, kwargs)
         else:
-            st_path = _local_or_hub_st_folder(name_or_path)
+            st_path = local_or_hub_st_folder(name_or_path)
             if st_path is not None:
                 st = read_st_folder(st_path)
                 encoder = encoder_class("transformer").from_pretrained(
@@ -251,13 +252,13 @@ class SentenceEncoder(nn.Module):
                 encoder) or ``"sentence-transformers"`` (a folder that
                 ``sentence_transformers.SentenceTransformer(path)`` loads and
                 encodes identically with; transformer encoders with mean, max or
-                cls_before_pooler pooling, see :mod:`textcl.st_export`).
+                cls_before_pooler pooling, see :mod:`textcl.interop.sentence_transformers`).
 
         Raises:
             ValueError: an unknown ``format``, or a model the format cannot express.
         """
         if format == "sentence-transformers":
-            from textcl.st_export import save_sentence_transformers
+            from textcl.interop.sentence_transformers import save_sentence_transformers
 
             save_sentence_transformers(self, path)
             return
@@ -271,15 +272,3 @@ class SentenceEncoder(nn.Module):
         with open(os.path.join(path, TEXTCL_CONFIG), "w") as f:
             json.dump(self.get_config(), f, indent=2)
 
-
-def _local_or_hub_st_folder(name_or_path: str) -> str | None:
-    """Return a local folder holding a sentence-transformers pipeline, or None."""
-    if os.path.isdir(name_or_path):
-        return name_or_path if is_st_folder(name_or_path) else None
-    try:  # a hub name: fetch only when the repository is a sentence-transformers one
-        from huggingface_hub import hf_hub_download, snapshot_download
-        hf_hub_download(name_or_path, "modules.json")
-        return snapshot_download(name_or_path, allow_patterns=[
-            "*.json", "*.txt", "*.safetensors", "*.model", "1_Pooling/*", "2_Dense/*", "2_Normalize/*"])
-    except Exception:  # not on the hub, not an ST repo, or offline: load as a plain model
-        return None

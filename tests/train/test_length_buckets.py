@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from textcl.model import SentenceEncoder
-from textcl.train.trainer import LengthBuckets
+from textcl.train.length_buckets import LengthBuckets
 
 TEXTS = ["a dog .", "a man plays the guitar and a woman plays the piano in the park .", "someone is sleeping .",
          "two people eat food on the beach in the sun .", "a cat .", "the girl swims in the water ."]

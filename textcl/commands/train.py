@@ -90,10 +90,11 @@ def run(args: argparse.Namespace) -> int:
         data = load_senteval_snli(args.data.split(":", 1)[1])
     else:
         data = load_data(args.data, split=args.split, columns=args.columns)
-    if args.columns is None and len(data.column_names) != view.num_columns:
-        raise SystemExit(f"error: the {view.name} view reads {view.num_columns} column(s); the data has "
-                         f"{', '.join(data.column_names)}. Pick them with --columns.")
-    corpus = [t for c in data.column_names[:view.num_columns] for t in data[c] if isinstance(t, str)]
+    if args.columns is None and len(data.column_names) != len(view.columns):
+        raise SystemExit(f"error: the {args.view} view reads {len(view.columns)} column(s) "
+                         f"({', '.join(view.columns)}); the data has {', '.join(data.column_names)}. "
+                         "Pick them with --columns.")
+    corpus = [t for c in data.column_names[:len(view.columns)] for t in data[c] if isinstance(t, str)]
     model = build_model(args, corpus=corpus if args.encoder == "rnn" else None)
     device = args.device or (f"cuda:{get_local_rank()}" if __import__("torch").cuda.is_available() else "cpu")
     model.to(device)

@@ -9,7 +9,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-from textcl.train.distributed import gather_with_grad, get_rank, get_world_size
+from textcl.losses.distributed import gather_with_grad, get_rank, get_world_size
 
 __all__ = ["InfoNCE"]
 

@@ -56,6 +56,7 @@ def gradcache_backward(embed: Callable[[dict[str, torch.Tensor]], torch.Tensor],
                        features: dict[str, torch.Tensor], chunk: int,
                        loss_fn: Callable[[torch.Tensor], torch.Tensor],
                        no_sync: Callable[[], contextlib.AbstractContextManager] | None = None,
+                       sync: bool = True,
                        autocast_ctx: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
                        ) -> torch.Tensor:
     """Backpropagate ``loss_fn(embed(features))`` chunk by chunk; return the (detached) loss.
@@ -67,7 +68,9 @@ def gradcache_backward(embed: Callable[[dict[str, torch.Tensor]], torch.Tensor],
         loss_fn: maps all embeddings (rows, dim) to a scalar loss; already
             divided by any gradient-accumulation factor.
         no_sync: for DistributedDataParallel, ``model.no_sync``; gradients are
-            then all-reduced only on the last chunk.
+            then all-reduced only on the last chunk, and only when ``sync``.
+        sync: whether this backward ends an optimizer step (the last micro-batch of a
+            gradient-accumulation cycle); when False no chunk is all-reduced.
         autocast_ctx: a factory of the precision context for the forward passes.
 
     Returns:
@@ -87,9 +90,8 @@ def gradcache_backward(embed: Callable[[dict[str, torch.Tensor]], torch.Tensor],
     loss.backward()
     grads = reps.grad.split([c.shape[0] for c in cached])
     for i, (part, state, grad) in enumerate(zip(chunks, states, grads)):
-        last = i == len(chunks) - 1
-        sync = contextlib.nullcontext() if (no_sync is None or last) else no_sync()
-        with sync, state.replay():
+        reduce_now = no_sync is None or (sync and i == len(chunks) - 1)
+        with (contextlib.nullcontext() if reduce_now else no_sync()), state.replay():
             with autocast_ctx():
                 emb = embed(part).float()
             # d(loss)/d(theta) = sum over rows of d(loss)/d(emb) . d(emb)/d(theta)

@@ -9,7 +9,7 @@ import os
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import datasets
 import numpy as np
@@ -20,17 +20,18 @@ from textcl.data import check_text_columns
 from textcl.model import SentenceEncoder
 from textcl.model_card import ModelCard, write_model_card
 from textcl.precision import autocast, resolve_precision
+from textcl.train.callbacks import TrainerCallback, TrainerState, as_callbacks
 from textcl.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from textcl.train.config import TrainConfig
 from textcl.train.distributed import get_rank, get_world_size, is_distributed
 from textcl.train.gradcache import gradcache_backward
+from textcl.train.length_buckets import CPU_BUCKET_ROWS, LengthBuckets
 from textcl.train.schedule import linear_warmup_decay
 from textcl.views import View, ViewBatch
 
-__all__ = ["Trainer", "TrainResult", "TrainingDivergedError", "LengthBuckets", "seed_everything"]
+__all__ = ["Trainer", "TrainResult", "TrainingDivergedError", "LengthBuckets", "seed_everything"]  # LengthBuckets: re-exported
 
 Evaluator = Callable[[SentenceEncoder], dict[str, float]]
-CPU_BUCKET_ROWS = 32  # rows per forward on a CPU; see LengthBuckets
 
 
 class TrainingDivergedError(RuntimeError):
@@ -65,34 +66,17 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-class LengthBuckets(torch.nn.Module):
-    """Run the model on buckets of rows of similar length, each padded only to its own longest row.
+@dataclass
+class _Run:
+    """The mutable pieces of one training run (built by :meth:`Trainer._start`)."""
 
-    A training batch is padded to its longest sentence, and SimCSE-style data is
-    short and uneven: on wordnet_examples.txt with batch 64 and max length 32,
-    2.2x more padded than real tokens. Sorting the rows by length and encoding
-    ``rows`` of them at a time, each bucket cut to its longest row, gives the
-    same embeddings (every row is computed on its own) for ~40% fewer FLOPs.
-    It is one module call, so DistributedDataParallel still sees one forward
-    per backward. Needs right-padded features with an ``attention_mask``; with
-    ``rows=None`` it simply calls the model.
-
-    Shape:
-        features: each (n, seq) -> (n, dim), rows in the input order
-    """
-
-    def __init__(self, model: SentenceEncoder, rows: int | None) -> None:
-        super().__init__()
-        self.model, self.rows = model, rows
-
-    def forward(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
-        if self.rows is None or "attention_mask" not in features:
-            return self.model(features)
-        lengths = features["attention_mask"].sum(1)  # (n,)
-        order = lengths.argsort(descending=True, stable=True)  # (n,) longest first
-        parts = [self.model({k: v[idx, :max(1, int(lengths[idx[0]]))] for k, v in features.items()})
-                 for idx in order.split(self.rows)]  # buckets of (<= rows, own longest) -> (<= rows, dim)
-        return torch.cat(parts)[order.argsort()]  # (n, dim), back in input order
+    net: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    scaler: torch.amp.GradScaler
+    state: TrainerState
+    start_epoch: int = 0
+    skip: int = 0
 
 
 class Trainer:
@@ -102,13 +86,16 @@ class Trainer:
         model: the encoder to train.
         loss: a loss taking embeddings (``InfoNCE``, ``TripletLoss``, ...),
             called as ``loss(*view_embeddings)`` or ``loss(*view_embeddings, labels)``.
-        view: a :class:`textcl.views.View` matching the data's columns.
-        data: a ``datasets.Dataset`` whose columns, in order, the view reads.
+        view: a :class:`textcl.views.View`; the data's columns, in order, are
+            matched to the view's ``columns``.
+        data: a ``datasets.Dataset`` with as many columns as the view reads.
         config: a :class:`TrainConfig`.
         evaluator: optional ``model -> {metric: value}`` run every ``eval_steps``;
             the model scoring best on ``metric_for_best`` is kept.
         metric_for_best: the evaluator's key to maximise.
-        callbacks: functions called with every metrics record.
+        callbacks: :class:`~textcl.train.callbacks.TrainerCallback` objects (hooks after
+            each step, evaluation, save and log line; any may stop training), or plain
+            functions called with every metrics record.
         card: what the saved model's README.md model card says about its base model, data and loss.
 
     Outputs under ``config.output_dir``: ``model/`` (selected model),
@@ -117,24 +104,103 @@ class Trainer:
 
     def __init__(self, model: SentenceEncoder, loss: torch.nn.Module, view: View, data: datasets.Dataset,
                  config: TrainConfig, evaluator: Evaluator | None = None, metric_for_best: str | None = None,
-                 callbacks: Sequence[Callable[[dict[str, Any]], None]] = (),
+                 callbacks: Sequence[TrainerCallback | Callable[[dict[str, Any]], Any]] = (),
                  card: ModelCard | None = None) -> None:
-        if len(data.column_names) != view.num_columns:
-            raise ValueError(f"the {view.name} view reads {view.num_columns} column(s) but the data has "
-                             f"{len(data.column_names)}: {', '.join(data.column_names)}; select columns "
+        if len(data.column_names) != len(view.columns):
+            raise ValueError(f"{view!r} reads {len(view.columns)} column(s) ({', '.join(view.columns)}) but the "
+                             f"data has {len(data.column_names)}: {', '.join(data.column_names)}; select columns "
                              "with --columns / load_data(columns=...)")
-        text_cols = data.column_names[:2] if view.name == "labeled_pair" else data.column_names
-        check_text_columns(data, text_cols)
+        # view column -> data column, matched by position
+        self.column_map = dict(zip(view.columns, data.column_names))
+        check_text_columns(data, [self.column_map[c] for c in view.text_columns])
         if evaluator is not None and metric_for_best is None:
             raise ValueError("metric_for_best must name the evaluator's metric to maximise")
         self.model, self.loss, self.view, self.data, self.config = model, loss, view, data, config
-        self.evaluator, self.metric_for_best, self.callbacks = evaluator, metric_for_best, list(callbacks)
+        self.evaluator, self.metric_for_best = evaluator, metric_for_best
+        self.callbacks = as_callbacks(callbacks)
         self.card = card
         self.rank, self.world_size = get_rank(), get_world_size()
         self.is_main = self.rank == 0
         self.device = model.device
         self.precision = resolve_precision(config.precision, self.device)
         self.history: list[dict[str, Any]] = []
+        self.state = TrainerState(log_history=self.history)
+
+    # ------------------------------------------------------------------ the loop
+    def train(self, resume_from: str | None = None) -> TrainResult:
+        """Run the training loop; ``resume_from`` is a checkpoint folder of an earlier run."""
+        cfg = self.config
+        seed_everything(cfg.seed)
+        run = self._start(resume_from)
+        state = run.state
+        bar = tqdm(total=state.total_steps, initial=state.step, desc="Training", unit="step",
+                   disable=not self.is_main)
+        self.model.train()
+        train_time, sentences, t0 = 0.0, 0, time.perf_counter()
+        for epoch, micro, n_micro, indices in self._micro_batches(run):
+            batch = self._view_batch(indices)                                    # batch -> views
+            sync = micro % cfg.grad_accum_steps == 0 or micro == n_micro
+            loss = self._forward_backward(run, batch, sync)                      # encoder -> loss -> backward
+            sentences += sum(len(t) for t in batch.texts)
+            if not sync:
+                continue
+            self._check_finite(loss, state.step + 1, epoch)
+            self._optimizer_step(run)                                            # clip -> step -> schedule
+            state.step, state.epoch, state.loss = state.step + 1, epoch, loss
+            state.lr = run.scheduler.get_last_lr()[0]
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.4f}", epoch=epoch)
+            last = state.step >= state.total_steps
+            self._notify("on_step_end", state)                                   # callbacks
+            last = last or state.should_stop
+            if state.step % cfg.log_steps == 0 or last:
+                self._record({"step": state.step, "epoch": epoch, "loss": loss, "lr": state.lr})
+            if self.evaluator is not None and (state.step % cfg.eval_steps == 0 or last):
+                train_time += time.perf_counter() - t0
+                self._evaluate(state)
+                t0 = time.perf_counter()
+            if state.step % cfg.save_steps == 0 or last or state.should_stop:
+                self._save_checkpoint(run, epoch, micro)
+            if last or state.should_stop:
+                break
+        bar.close()
+        train_time += time.perf_counter() - t0
+        return self._finish(state, train_time, sentences)
+
+    # ------------------------------------------------------------------ set-up
+    def _start(self, resume_from: str | None) -> _Run:
+        """Model wrapper, optimizer, schedule and scaler; restored from ``resume_from`` when given."""
+        cfg = self.config
+        net: torch.nn.Module = self._bucketed()
+        if is_distributed():
+            # find_unused_parameters: a BERT pooler is part of the model but, with any pooling
+            # but "cls", of no loss; DDP would otherwise wait for its gradient and fail at step 2
+            net = torch.nn.parallel.DistributedDataParallel(
+                net, device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=True)
+        # fused: one kernel per parameter instead of ~10 (as transformers' default "adamw_torch_fused")
+        optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
+                                      fused=self.device.type in ("cpu", "cuda"))
+        steps_per_epoch = math.ceil(len(self._batches(0)) / cfg.grad_accum_steps)
+        total = cfg.max_steps or steps_per_epoch * cfg.epochs
+        warmup = int(cfg.warmup_ratio * total)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: linear_warmup_decay(s, total, warmup))
+        scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "float16")
+        self.state = TrainerState(total_steps=total, log_history=self.history)
+        run = _Run(net, optimizer, scheduler, scaler, self.state)
+        if resume_from:
+            saved = load_checkpoint(resume_from, self.model)
+            optimizer.load_state_dict(saved["optimizer"])
+            scheduler.load_state_dict(saved["scheduler"])
+            scaler.load_state_dict(saved["scaler"])
+            run.state.step, run.start_epoch, run.skip = saved["step"], saved["epoch"], saved["batch_in_epoch"]
+            run.state.best_metric = saved.get("best_metric")
+            set_rng_state(saved["rng"])
+        if self.is_main:
+            os.makedirs(cfg.output_dir, exist_ok=True)
+            with open(os.path.join(cfg.output_dir, "train_config.json"), "w") as f:
+                json.dump(cfg.to_dict(), f, indent=2)
+        return run
 
     # ------------------------------------------------------------------ data
     def _batches(self, epoch: int) -> list[list[int]]:
@@ -162,9 +228,27 @@ class Trainer:
             batches = batches[:-1]
         return batches
 
-    def _rows(self, indices: list[int]) -> list[tuple]:
-        cols = self.data[indices]  # columnar dict
-        return list(zip(*(cols[c] for c in self.data.column_names)))
+    def _micro_batches(self, run: _Run) -> Iterator[tuple[int, int, int, list[int]]]:
+        """``(epoch, micro, micro-batches in the epoch, row indices)`` from where the run stands.
+
+        ``micro`` counts from 1 within the epoch; a resumed run skips the micro-batches
+        its checkpoint had already consumed.
+        """
+        cfg = self.config
+        last_epoch = cfg.epochs if not cfg.max_steps else 10**9
+        skip = run.skip
+        for epoch in range(run.start_epoch, last_epoch):
+            if run.state.step >= run.state.total_steps:
+                return
+            batches = self._batches(epoch)
+            for b_idx in range(skip, len(batches)):
+                yield epoch, b_idx + 1, len(batches), batches[b_idx]
+            skip = 0
+
+    def _view_batch(self, indices: list[int]) -> ViewBatch:
+        """The view's texts for the rows ``indices``, read column by column."""
+        columns = self.data[indices]  # {data column: values}
+        return self.view({name: columns[col] for name, col in self.column_map.items()})
 
     def _features(self, vb: ViewBatch) -> dict[str, torch.Tensor]:
         """Tokenize every view once (a repeated view, as in DropoutView, is tokenized once).
@@ -183,147 +267,99 @@ class Trainer:
 
     # ------------------------------------------------------------------ step
     def _loss_from_embeddings(self, emb: torch.Tensor, vb: ViewBatch) -> torch.Tensor:
-        views = emb.float().split(len(vb.texts[0]))  # k x (batch, dim)
+        views = emb.float().split(vb.batch_size)  # k x (batch, dim)
         if vb.labels is not None:
             return self.loss(*views, vb.labels.to(emb.device))
         return self.loss(*views)
 
-    def _micro_step(self, net: torch.nn.Module, vb: ViewBatch, scaler: torch.amp.GradScaler,
-                    sync: bool) -> torch.Tensor:
+    def _forward_backward(self, run: _Run, vb: ViewBatch, sync: bool) -> float:
+        """Encode every view, compute the loss, backpropagate; return the loss value.
+
+        Under DDP, gradients are all-reduced only on the micro-batch that ends an
+        optimizer step (``sync``); with GradCache, only on that micro-batch's last chunk.
+        """
         features = self._features(vb)
         scale = 1.0 / self.config.grad_accum_steps
-        no_sync = getattr(net, "no_sync", None)
+        no_sync = getattr(run.net, "no_sync", None)
         if self.config.gradcache_chunk:
             def loss_fn(reps: torch.Tensor) -> torch.Tensor:
-                return scaler.scale(self._loss_from_embeddings(reps, vb) * scale)
-            return gradcache_backward(net, features, self.config.gradcache_chunk, loss_fn,
-                                      no_sync=None if sync else no_sync,
-                                      autocast_ctx=lambda: autocast(self.precision, self.device)) / scale
+                return run.scaler.scale(self._loss_from_embeddings(reps, vb) * scale)
+            loss = gradcache_backward(run.net, features, self.config.gradcache_chunk, loss_fn, no_sync=no_sync,
+                                      sync=sync, autocast_ctx=lambda: autocast(self.precision, self.device))
+            return float(loss) / scale / (run.scaler.get_scale() if run.scaler.is_enabled() else 1.0)
         ctx = no_sync() if (no_sync is not None and not sync) else contextlib.nullcontext()
         with ctx:
             with autocast(self.precision, self.device):
-                emb = net(features)  # (k * batch, dim)
+                emb = run.net(features)  # (k * batch, dim)
             loss = self._loss_from_embeddings(emb, vb)
-            scaler.scale(loss * scale).backward()
-        return loss.detach()
+            run.scaler.scale(loss * scale).backward()
+        return loss.item()
 
-    # ------------------------------------------------------------------ loop
-    def train(self, resume_from: str | None = None) -> TrainResult:
-        """Run the training loop; ``resume_from`` is a checkpoint folder of an earlier run."""
-        cfg = self.config
-        seed_everything(cfg.seed)
-        out = cfg.output_dir
-        ckpt_dir, model_dir = os.path.join(out, "checkpoint"), os.path.join(out, "model")
-        net: torch.nn.Module = self._bucketed()
-        if is_distributed():
-            # find_unused_parameters: a BERT pooler is part of the model but, with any pooling
-            # but "cls", of no loss; DDP would otherwise wait for its gradient and fail at step 2
-            net = torch.nn.parallel.DistributedDataParallel(
-                net, device_ids=[self.device.index] if self.device.type == "cuda" else None,
-                find_unused_parameters=True)
-        # fused: one kernel per parameter instead of ~10 (as transformers' default "adamw_torch_fused")
-        optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
-                                      fused=self.device.type in ("cpu", "cuda"))
-        steps_per_epoch = math.ceil(len(self._batches(0)) / cfg.grad_accum_steps)
-        total = cfg.max_steps or steps_per_epoch * cfg.epochs
-        warmup = int(cfg.warmup_ratio * total)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: linear_warmup_decay(s, total, warmup))
-        scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "float16")
-        step, start_epoch, skip, best = 0, 0, 0, None
-        if resume_from:
-            state = load_checkpoint(resume_from, self.model)
-            optimizer.load_state_dict(state["optimizer"])
-            scheduler.load_state_dict(state["scheduler"])
-            scaler.load_state_dict(state["scaler"])
-            step, start_epoch, skip = state["step"], state["epoch"], state["batch_in_epoch"]
-            best = state.get("best_metric")
-            set_rng_state(state["rng"])
-        if self.is_main:
-            os.makedirs(out, exist_ok=True)
-            with open(os.path.join(out, "train_config.json"), "w") as f:
-                json.dump(cfg.to_dict(), f, indent=2)
+    def _check_finite(self, loss: float, step: int, epoch: int) -> None:
+        if not math.isfinite(loss):
+            ckpt = os.path.join(self.config.output_dir, "checkpoint")
+            raise TrainingDivergedError(
+                f"loss is {loss} at step {step} (epoch {epoch}); training stopped without saving. The last "
+                f"good checkpoint is {ckpt!r} (if one was written). Lower the learning rate, raise the "
+                "temperature, use float32 or check the data for empty rows.")
 
-        def save_state(epoch: int, batch_in_epoch: int) -> None:
-            if self.is_main:
-                save_checkpoint(ckpt_dir, self.model, {
-                    "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                    "scaler": scaler.state_dict(), "step": step, "epoch": epoch,
-                    "batch_in_epoch": batch_in_epoch, "rng": rng_state(), "config": cfg.to_dict(),
-                    "best_metric": best})
+    def _optimizer_step(self, run: _Run) -> None:
+        """Clip, step, update the scaler and the schedule, clear the gradients."""
+        if self.config.max_grad_norm:
+            run.scaler.unscale_(run.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.max_grad_norm)
+        run.scaler.step(run.optimizer)
+        run.scaler.update()
+        run.scheduler.step()
+        run.optimizer.zero_grad(set_to_none=True)
 
-        bar = tqdm(total=total, initial=step, desc="Training", unit="step", disable=not self.is_main)
-        self.model.train()
-        train_time, sentences, running, t0 = 0.0, 0, None, time.perf_counter()
-        done = step >= total
-        for epoch in range(start_epoch, cfg.epochs if not cfg.max_steps else 10**9):
-            if done:
-                break
-            batches = self._batches(epoch)
-            for b_idx in range(skip, len(batches)):
-                vb = self.view(self._rows(batches[b_idx]))
-                micro = b_idx + 1
-                sync = micro % cfg.grad_accum_steps == 0 or micro == len(batches)
-                loss = self._micro_step(net, vb, scaler, sync)
-                sentences += sum(len(t) for t in vb.texts)
-                if not sync:
-                    continue
-                loss_value = loss.item()
-                if not math.isfinite(loss_value):
-                    bar.close()
-                    raise TrainingDivergedError(
-                        f"loss is {loss_value} at step {step + 1} (epoch {epoch}); training stopped without "
-                        f"saving. The last good checkpoint is {ckpt_dir!r} (if one was written). Lower the "
-                        "learning rate, raise the temperature, use float32 or check the data for empty rows.")
-                if cfg.max_grad_norm:
-                    scaler.unscale_(optimizer)
-                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.max_grad_norm)
-                scaler.step(optimizer)
-                scaler.update()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-                step += 1
-                running = loss_value if running is None else 0.98 * running + 0.02 * loss_value
-                bar.update(1)
-                bar.set_postfix(loss=f"{running:.4f}", epoch=epoch)
-                last = step >= total
-                if step % cfg.log_steps == 0 or last:
-                    self._record({"step": step, "epoch": epoch, "loss": loss_value,
-                                  "lr": scheduler.get_last_lr()[0]})
-                if self.evaluator is not None and (step % cfg.eval_steps == 0 or last):
-                    train_time += time.perf_counter() - t0
-                    best = self._evaluate(step, best, model_dir)
-                    t0 = time.perf_counter()
-                if step % cfg.save_steps == 0 or last:
-                    save_state(epoch, micro)
-                if last:
-                    done = True
-                    break
-            skip = 0
-        bar.close()
-        train_time += time.perf_counter() - t0
-        if self.evaluator is None and self.is_main:
-            self.model.save(model_dir)
-        self._record({"step": step, "train_seconds": train_time,
-                      "sentences_per_second": sentences / max(train_time, 1e-9)})
-        self._write_card(model_dir, train_time, best)
-        return TrainResult(model_dir, step, train_time, sentences / max(train_time, 1e-9), best,
-                           list(self.history))
+    # ------------------------------------------------------------------ outputs
+    @property
+    def _model_dir(self) -> str:
+        return os.path.join(self.config.output_dir, "model")
 
-    def _evaluate(self, step: int, best: float | None, model_dir: str) -> float | None:
+    @property
+    def _checkpoint_dir(self) -> str:
+        return os.path.join(self.config.output_dir, "checkpoint")
+
+    def _save_checkpoint(self, run: _Run, epoch: int, batch_in_epoch: int) -> None:
         if not self.is_main:
-            return best
+            return
+        save_checkpoint(self._checkpoint_dir, self.model, {
+            "optimizer": run.optimizer.state_dict(), "scheduler": run.scheduler.state_dict(),
+            "scaler": run.scaler.state_dict(), "step": run.state.step, "epoch": epoch,
+            "batch_in_epoch": batch_in_epoch, "rng": rng_state(), "config": self.config.to_dict(),
+            "best_metric": run.state.best_metric})
+        self._notify("on_save", run.state, self._checkpoint_dir)
+
+    def _evaluate(self, state: TrainerState) -> None:
+        if not self.is_main:
+            return
         metrics = self.evaluator(self.model)
         self.model.train()
         if self.metric_for_best not in metrics:
             raise KeyError(f"the evaluator returned {sorted(metrics)}, not {self.metric_for_best!r}")
         score = metrics[self.metric_for_best]
-        improved = best is None or score > best
+        improved = state.best_metric is None or score > state.best_metric
         if improved:
-            best = score
-            self.model.save(model_dir)
-        self._record({"step": step, **{f"eval_{k}": v for k, v in metrics.items()}, "best": best,
-                      "saved": improved})
-        return best
+            state.best_metric = score
+            self.model.save(self._model_dir)
+        self._record({"step": state.step, **{f"eval_{k}": v for k, v in metrics.items()},
+                      "best": state.best_metric, "saved": improved})
+        self._notify("on_evaluate", state, metrics)
+        if improved:
+            self._notify("on_save", state, self._model_dir)
+
+    def _finish(self, state: TrainerState, train_time: float, sentences: int) -> TrainResult:
+        if self.evaluator is None and self.is_main:
+            self.model.save(self._model_dir)
+            self._notify("on_save", state, self._model_dir)
+        speed = sentences / max(train_time, 1e-9)
+        self._record({"step": state.step, "train_seconds": train_time, "sentences_per_second": speed})
+        self._write_card(self._model_dir, train_time, state.best_metric)
+        for cb in self.callbacks:
+            cb.on_train_end(state)
+        return TrainResult(self._model_dir, state.step, train_time, speed, state.best_metric, list(self.history))
 
     def _write_card(self, model_dir: str, train_time: float, best: float | None) -> None:
         """Give the saved model a README.md model card (training settings, time, dev score)."""
@@ -331,7 +367,7 @@ class Trainer:
             return
         card = self.card or ModelCard(name=os.path.basename(os.path.abspath(self.config.output_dir)),
                                       base_model="unknown", datasets=["unknown"], loss=repr(self.loss),
-                                      view=self.view.name)
+                                      view=repr(self.view))
         card.hyperparameters = {k: v for k, v in self.config.to_dict().items() if k not in ("extra", "output_dir")}
         card.train_seconds = train_time
         if best is not None:
@@ -344,6 +380,10 @@ class Trainer:
         self.history.append(record)
         with open(os.path.join(self.config.output_dir, "metrics.jsonl"), "a") as f:
             f.write(json.dumps(record) + "\n")
-        for cb in self.callbacks:
-            cb(record)
+        self._notify("on_log", self.state, record)
 
+    def _notify(self, hook: str, state: TrainerState, *args: Any) -> None:
+        """Call ``hook`` on every callback; a True return (or setting ``state.should_stop``) stops training."""
+        for cb in self.callbacks:
+            if getattr(cb, hook)(state, *args):
+                state.should_stop = True

@@ -10,7 +10,7 @@ import torch
 
 from textcl.model import SentenceEncoder
 from textcl.projection import ProjectionHead
-from textcl.st_folder import read_st_folder
+from textcl.interop.sentence_transformers import read_st_folder
 
 
 st = pytest.importorskip("sentence_transformers")

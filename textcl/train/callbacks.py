@@ -1,0 +1,84 @@
+"""Training callbacks: hooks the trainer calls after a step, an evaluation, a save and a log line.
+
+Any hook may stop training by setting ``state.should_stop = True`` (or returning True);
+the trainer then saves a final checkpoint and the model, as at the end of a run.
+
+Example:
+    >>> class StopAtLoss(TrainerCallback):
+    ...     def on_step_end(self, state):
+    ...         return state.loss < 0.1
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+__all__ = ["TrainerState", "TrainerCallback", "FunctionCallback", "as_callbacks"]
+
+
+@dataclass
+class TrainerState:
+    """What callbacks see of a running training.
+
+    Attributes:
+        step: optimizer steps taken so far.
+        epoch: current epoch (0-based).
+        total_steps: steps the run will take.
+        loss: the loss of the last optimizer step (the value logged, not a running average).
+        lr: the learning rate after the last step.
+        best_metric: the best dev metric so far, if an evaluator runs.
+        should_stop: set to True to end training after this step.
+        log_history: every metrics record written so far.
+    """
+
+    step: int = 0
+    epoch: int = 0
+    total_steps: int = 0
+    loss: float = float("nan")
+    lr: float = 0.0
+    best_metric: float | None = None
+    should_stop: bool = False
+    log_history: list[dict[str, Any]] = field(default_factory=list)
+
+
+class TrainerCallback:
+    """Base class; override the hooks you need. A hook returning True stops training."""
+
+    def on_step_end(self, state: TrainerState) -> bool | None:
+        """After every optimizer step."""
+
+    def on_evaluate(self, state: TrainerState, metrics: dict[str, float]) -> bool | None:
+        """After every dev evaluation, with its metrics."""
+
+    def on_save(self, state: TrainerState, path: str) -> bool | None:
+        """After a checkpoint or the selected model was written to ``path``."""
+
+    def on_log(self, state: TrainerState, record: dict[str, Any]) -> bool | None:
+        """After a record was appended to ``metrics.jsonl``."""
+
+    def on_train_end(self, state: TrainerState) -> None:
+        """Once, when training ends (also after a stop requested by a callback)."""
+
+
+class FunctionCallback(TrainerCallback):
+    """Wraps a plain function ``record -> None`` called with every metrics record (the older API)."""
+
+    def __init__(self, fn: Callable[[dict[str, Any]], Any]) -> None:
+        self.fn = fn
+
+    def on_log(self, state: TrainerState, record: dict[str, Any]) -> bool | None:
+        return bool(self.fn(record))
+
+
+def as_callbacks(callbacks: Sequence[TrainerCallback | Callable[[dict[str, Any]], Any]]) -> list[TrainerCallback]:
+    """Accept callback objects and plain functions alike."""
+    out = []
+    for cb in callbacks:
+        if isinstance(cb, TrainerCallback):
+            out.append(cb)
+        elif callable(cb):
+            out.append(FunctionCallback(cb))
+        else:
+            raise TypeError(f"callbacks must be TrainerCallback objects or functions, got {type(cb).__name__}")
+    return out
