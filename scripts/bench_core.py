@@ -35,7 +35,7 @@ from textcl.views import DropoutView, TripletView
 
 def stsb(model: SentenceEncoder, senteval: str) -> dict[str, float]:
     def enc(texts):
-        return model.encode(texts, batch_size=128, precision="float32")
+        return model.encode(texts, batch_size=128, dtype="float32")
     return {split: round(evaluate_sts(enc, "stsb", senteval, split=split)["spearman"], 2)
             for split in ("dev", "test")}
 

@@ -119,13 +119,13 @@ def main() -> None:
     contenders = {
         "sentence-transformers (default, float32)": (lambda: st.encode(sentences, batch_size=BATCH), "chars"),
         f"textcl (default, {tc_default})": (lambda: tc.encode(sentences, batch_size=BATCH), "tokens"),
-        "textcl (float32)": (lambda: tc.encode(sentences, batch_size=BATCH, precision="float32"), "tokens"),
+        "textcl (float32)": (lambda: tc.encode(sentences, batch_size=BATCH, dtype="float32"), "tokens"),
     }
     names = list(contenders)
     # warm-up: allocator, oneDNN kernels, autocast paths
     st.encode(sentences[:256], batch_size=BATCH)
     tc.encode(sentences[:256], batch_size=BATCH)
-    tc.encode(sentences[:256], batch_size=BATCH, precision="float32")
+    tc.encode(sentences[:256], batch_size=BATCH, dtype="float32")
 
     times: dict[str, list[float]] = {n: [] for n in names}
     outputs: dict[str, np.ndarray] = {}

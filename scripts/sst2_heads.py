@@ -93,7 +93,7 @@ def round_trip(args: argparse.Namespace) -> float:
         model.save(os.path.join(tmp, "st"), format="sentence-transformers")
         theirs = SentenceTransformer(os.path.join(tmp, "st"), device="cpu").encode(sentences)
     # sentence-transformers encodes in float32: compare with textcl's float32 path
-    return float(np.abs(model.encode(sentences, precision="float32") - theirs).max())
+    return float(np.abs(model.encode(sentences, dtype="float32") - theirs).max())
 
 
 def main() -> int:

@@ -1,12 +1,95 @@
-"""Shared fixtures: tiny random models built on the fly (no network)."""
+"""Shared fixtures: tiny random models built on the fly, and the network guard (no test reaches the net)."""
 
 from __future__ import annotations
 
 import os
 
-import pytest
+# huggingface_hub, transformers and datasets read these when first imported: set them before any import.
+# Subprocesses started by tests inherit them.
+for _name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_DISABLE_TELEMETRY"):
+    os.environ[_name] = "1"
 
-from tiny_models import SENTENCES, SHARED_DATA, make_tiny_bert
+import ipaddress  # noqa: E402
+import socket  # noqa: E402
+
+import pytest  # noqa: E402
+
+from tiny_models import SENTENCES, SHARED_DATA, make_tiny_bert  # noqa: E402
+
+# ---------------------------------------------------------------- network guard
+# Loopback and AF_UNIX stay open: the multi-process tests run gloo / TCPStore over 127.0.0.1.
+# Anything else raises NetworkBlocked and is recorded, so that a library catching the error
+# (and falling back quietly) still fails the test in the ``no_network`` fixture below.
+
+NETWORK_ATTEMPTS: list[str] = []
+_LOCAL_NAMES = {"localhost", "", socket.gethostname()}
+
+
+class NetworkBlocked(RuntimeError):
+    """Raised for a connection or name lookup beyond this machine during the tests."""
+
+
+def _is_local_host(host) -> bool:
+    if isinstance(host, bytes):
+        host = host.decode()
+    if host is None or host in _LOCAL_NAMES:
+        return True
+    try:
+        addr = ipaddress.ip_address(str(host).split("%")[0])
+    except ValueError:
+        return False
+    return addr.is_loopback or addr.is_unspecified
+
+
+def _block(what: str) -> None:
+    NETWORK_ATTEMPTS.append(what)
+    raise NetworkBlocked(f"tests must not use the network: {what}")
+
+
+def _check(sock: socket.socket, address, what: str) -> None:
+    if sock.family in (socket.AF_INET, socket.AF_INET6) and not _is_local_host(address[0]):
+        _block(f"{what} {address!r}")
+
+
+def _guarded_connect(method):
+    def connect(self, address):
+        _check(self, address, method.__name__)
+        return method(self, address)
+    return connect
+
+
+def _guarded_sendto(method):
+    def sendto(self, data, *rest):  # sendto(data, address) or sendto(data, flags, address)
+        _check(self, rest[-1], "sendto")
+        return method(self, data, *rest)
+    return sendto
+
+
+def _install_network_guard() -> None:
+    getaddrinfo = socket.getaddrinfo
+
+    def guarded_getaddrinfo(host, *args, **kwargs):
+        if not _is_local_host(host):
+            _block(f"name lookup of {host!r}")
+        return getaddrinfo(host, *args, **kwargs)
+
+    socket.socket.connect = _guarded_connect(socket.socket.connect)
+    socket.socket.connect_ex = _guarded_connect(socket.socket.connect_ex)
+    socket.socket.sendto = _guarded_sendto(socket.socket.sendto)
+    socket.getaddrinfo = guarded_getaddrinfo
+
+
+_install_network_guard()
+
+
+@pytest.fixture(autouse=True)
+def no_network():
+    """Fail the test that tried to reach the network, even if the library swallowed the error."""
+    before = len(NETWORK_ATTEMPTS)
+    yield
+    tried = NETWORK_ATTEMPTS[before:]
+    if tried:
+        pytest.fail(f"the test tried to reach the network ({len(tried)} attempt(s)): {tried[:3]}")
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,8 @@
-"""Data loading: lists, local files, column selection and the NLI triplet helper."""
+"""Data loading: lists, local files, hub dataset names (load_dataset mocked), columns and the NLI triplet helper."""
 
 import json
 
+import datasets
 import pytest
 
 from textcl.data import check_text_columns, load_data, load_senteval_snli, nli_to_triplets
@@ -58,3 +59,69 @@ def test_nli_to_triplets_pairs_entailment_with_first_contradiction():
 def test_senteval_snli_gives_the_documented_triplet_count(shared_data):
     ds = load_senteval_snli(f"{shared_data}/senteval/SNLI")
     assert len(ds) == 6339 and len(set(ds["premise"])) == 5863
+
+
+# ---------------------------------------------------------------- hub dataset names
+
+class RecordingLoadDataset:
+    """Stands in for datasets.load_dataset at the hub boundary: records the call, returns NLI triplets."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, *args, **kwargs):
+        self.calls.append((args, kwargs))
+        rows = [(f"premise {i}", f"entailed {i}", f"contradicted {i}") for i in range(8)]
+        return datasets.Dataset.from_dict({"anchor": [r[0] for r in rows], "positive": [r[1] for r in rows],
+                                           "negative": [r[2] for r in rows], "id": list(range(8))})
+
+
+@pytest.fixture
+def fake_load_dataset(monkeypatch):
+    fake = RecordingLoadDataset()
+    monkeypatch.setattr(datasets, "load_dataset", fake)
+    return fake
+
+
+def test_hub_dataset_name_reaches_load_dataset_with_split_and_columns(fake_load_dataset):
+    ds = load_data("sentence-transformers/all-nli", split="train", columns="anchor,positive,negative")
+    assert fake_load_dataset.calls == [(("sentence-transformers/all-nli",), {"split": "train"})]
+    assert ds.column_names == ["anchor", "positive", "negative"] and ds[0]["positive"] == "entailed 0"
+
+
+def test_hub_dataset_revision_token_cache_and_column_mapping(fake_load_dataset, tmp_path):
+    ds = load_data("org/nli", split="dev", columns={"negative": "hard", "anchor": "query"}, revision="v2",
+                   token="hf_x", cache_folder=str(tmp_path), name="triplet")
+    assert fake_load_dataset.calls == [(("org/nli",), {"split": "dev", "revision": "v2", "token": "hf_x",
+                                                       "cache_dir": str(tmp_path), "name": "triplet"})]
+    assert ds.column_names == ["hard", "query"] and ds[3] == {"hard": "contradicted 3", "query": "premise 3"}
+
+
+def test_local_paths_never_reach_the_hub(fake_load_dataset, tmp_path):
+    for name in ("./nli", "data/nli/train", "nli.csv", str(tmp_path / "x.jsonl")):
+        with pytest.raises(FileNotFoundError, match="does not exist"):
+            load_data(name)
+    assert fake_load_dataset.calls == []
+
+
+def test_unknown_hub_dataset_names_both_readings(monkeypatch):
+    def missing(*args, **kwargs):
+        raise datasets.exceptions.DatasetNotFoundError("Dataset 'org/nope' doesn't exist on the Hub")
+
+    monkeypatch.setattr(datasets, "load_dataset", missing)
+    with pytest.raises(OSError, match="As a local path: nothing exists at .*As a Hugging Face hub repo id: "
+                                      "DatasetNotFoundError"):
+        load_data("org/nope")
+
+
+def test_train_cli_reads_a_hub_dataset(fake_load_dataset, tiny_bert_dir, tmp_path, capsys):
+    from textcl.cli import main
+
+    argv = ["train", "--model", tiny_bert_dir, "--data", "sentence-transformers/all-nli", "--split", "train",
+            "--columns", "anchor,positive,negative", "--view", "triplet", "--max-steps", "1", "--batch-size", "4",
+            "--output", str(tmp_path / "run"), "--device", "cpu", "--data-revision", "r1", "--token", "hf_t"]
+    assert main(argv) == 0
+    assert fake_load_dataset.calls == [(("sentence-transformers/all-nli",),
+                                        {"split": "train", "revision": "r1", "token": "hf_t"})]
+    out = capsys.readouterr().out
+    assert json.loads(out[out.index("{"):out.rindex("}") + 1])["steps"] == 1

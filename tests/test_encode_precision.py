@@ -22,13 +22,13 @@ def test_auto_falls_back_to_float32_without_fast_bf16(model, sentences, monkeypa
     monkeypatch.setattr(precision_module, "cpu_has_fast_bf16", lambda: False)
     assert resolve_precision("auto", "cpu") == "float32"
     # the default is "auto": on such a CPU it must be exactly the float32 result
-    np.testing.assert_array_equal(model.encode(sentences), model.encode(sentences, precision="float32"))
+    np.testing.assert_array_equal(model.encode(sentences), model.encode(sentences, dtype="float32"))
 
 
 def test_auto_uses_bf16_where_the_cpu_has_it(model, sentences, monkeypatch):
     monkeypatch.setattr(precision_module, "cpu_has_fast_bf16", lambda: True)
     assert resolve_precision("auto", "cpu") == "bfloat16"
-    fp32 = model.encode(sentences, precision="float32")
+    fp32 = model.encode(sentences, dtype="float32")
     auto = model.encode(sentences)
     assert auto.dtype == np.float32
     assert not np.array_equal(auto, fp32)  # bf16 really ran
@@ -40,8 +40,8 @@ def test_auto_uses_bf16_where_the_cpu_has_it(model, sentences, monkeypatch):
 @pytest.mark.parametrize("precision", ["float32", "bfloat16"])
 def test_length_sorting_keeps_the_input_order(model, sentences, precision):
     texts = sentences + [" ".join(sentences[:3]), "a dog ."]  # very different lengths
-    batched = model.encode(texts, batch_size=4, precision=precision)
-    one_by_one = np.stack([model.encode([t], precision=precision)[0] for t in texts])
+    batched = model.encode(texts, batch_size=4, dtype=precision)
+    one_by_one = np.stack([model.encode([t], dtype=precision)[0] for t in texts])
     np.testing.assert_allclose(batched, one_by_one, atol=1e-5 if precision == "float32" else 2e-3)
 
 
@@ -72,6 +72,6 @@ def test_sorting_by_tokens_not_characters(model):
 def test_encoders_without_length_sorted_batches_still_encode(model, sentences, monkeypatch):
     # the generic path (RNN / word-average encoders): sort by estimated length, tokenize per batch
     monkeypatch.setattr(type(model.encoder), "length_sorted_batches", None, raising=False)
-    np.testing.assert_allclose(model.encode(sentences, batch_size=3, precision="float32"),
-                               np.stack([model.encode([s], precision="float32")[0] for s in sentences]),
+    np.testing.assert_allclose(model.encode(sentences, batch_size=3, dtype="float32"),
+                               np.stack([model.encode([s], dtype="float32")[0] for s in sentences]),
                                atol=1e-5)

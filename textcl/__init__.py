@@ -19,6 +19,7 @@ _EXPORTS = {
     "TransformerEncoder": "textcl.encoders.transformer",
     "RNNEncoder": "textcl.encoders.rnn",
     "WordAverageEncoder": "textcl.encoders.word_average",
+    "CNNEncoder": "textcl.encoders.cnn",
     "ProjectionHead": "textcl.projection",
     "DropoutView": "textcl.views",
     "PairView": "textcl.views",

@@ -251,11 +251,11 @@ class SentenceClassifier(nn.Module):
         """
         if not (cache and self.freeze):
             return self.encoder.encode(texts, batch_size=batch_size, normalize=False, convert_to_numpy=False,
-                                       show_progress_bar=show_progress_bar).to(self.device)
+                                       dtype="float32", show_progress_bar=show_progress_bar).to(self.device)
         missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
         if missing:
             emb = self.encoder.encode(missing, batch_size=batch_size, normalize=False, convert_to_numpy=False,
-                                      show_progress_bar=show_progress_bar)
+                                      dtype="float32", show_progress_bar=show_progress_bar)
             self._cache.update(zip(missing, emb))
         return torch.stack([self._cache[t] for t in texts]).to(self.device)
 

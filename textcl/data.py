@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import datasets
+
+from textcl.interop.hub import both_readings_error, hub_errors, is_local_path, missing_local_path_error
 
 __all__ = ["load_data", "select_columns", "check_text_columns", "nli_to_triplets", "load_senteval_snli",
            "FILE_BUILDERS"]
@@ -15,12 +17,11 @@ FILE_BUILDERS = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "json"
                  ".txt": "text", ".arrow": "arrow"}
 
 
-def _looks_like_path(source: str) -> bool:
-    return (os.path.sep in source or source.startswith(".")
-            or os.path.splitext(source)[1].lower() in FILE_BUILDERS)
+Columns = str | Sequence[str] | Mapping[str, str]
 
 
-def load_data(source: Any, split: str = "train", columns: str | Sequence[str] | None = None,
+def load_data(source: Any, split: str = "train", columns: Columns | None = None,
+              revision: str | None = None, token: str | bool | None = None, cache_folder: str | None = None,
               **load_kwargs: Any) -> datasets.Dataset:
     """Load training rows from almost anything.
 
@@ -28,16 +29,28 @@ def load_data(source: Any, split: str = "train", columns: str | Sequence[str] | 
         source: a ``datasets.Dataset`` / ``DatasetDict``; a list of strings
             (one ``text`` column), of tuples (``text0``, ``text1``, ...) or of
             dicts; a local csv / tsv / json / jsonl / parquet / txt file or a
-            folder of them; or a Hugging Face hub dataset name.
+            folder of them; or a Hugging Face hub dataset repo id
+            (``sentence-transformers/all-nli``). Local path or repo id is decided by
+            :func:`textcl.interop.hub.is_local_path`.
         split: which split to take from a ``DatasetDict`` or hub dataset.
-        columns: the columns to keep, in the order the view reads them
-            (a list or a comma-separated string); default: all.
+        columns: the columns to keep, in the order the view reads them: a list,
+            a comma-separated string, or a mapping ``{data column: new name}``
+            (kept in the mapping's order and renamed); default: all.
+        revision: branch, tag or commit of a hub dataset.
+        token: hub token for private or gated datasets.
+        cache_folder: ``datasets`` cache folder (``cache_dir``) for a hub dataset.
         **load_kwargs: passed to ``datasets.load_dataset`` (e.g. ``name=`` for a config).
 
     Returns:
         A ``datasets.Dataset`` holding exactly the requested columns.
+
+    Raises:
+        FileNotFoundError: a local path that does not exist (no hub lookup is made).
+        OSError: a repo id neither the hub nor the cache has; the message names both readings.
     """
-    ds = _load_any(source, split, load_kwargs)
+    hub = {k: v for k, v in (("revision", revision), ("token", token), ("cache_dir", cache_folder))
+           if v is not None}
+    ds = _load_any(source, split, load_kwargs, hub)
     if columns is not None:
         ds = select_columns(ds, columns)
     if len(ds) == 0:
@@ -45,7 +58,7 @@ def load_data(source: Any, split: str = "train", columns: str | Sequence[str] | 
     return ds
 
 
-def _load_any(source: Any, split: str, load_kwargs: dict[str, Any]) -> datasets.Dataset:
+def _load_any(source: Any, split: str, load_kwargs: dict[str, Any], hub: dict[str, Any]) -> datasets.Dataset:
     if isinstance(source, datasets.DatasetDict):
         return _pick_split(source, split, "the DatasetDict")
     if isinstance(source, datasets.Dataset):
@@ -69,6 +82,12 @@ def _load_any(source: Any, split: str, load_kwargs: dict[str, Any]) -> datasets.
     if not isinstance(source, (str, os.PathLike)):
         raise TypeError(f"cannot load training data from a {type(source).__name__}")
     source = os.fspath(source)
+    if not is_local_path(source):
+        try:
+            return datasets.load_dataset(source, split=split, **hub, **load_kwargs)
+        except hub_errors() as err:
+            raise both_readings_error(source, "the training data", err) from err
+    source = os.path.expanduser(source)
     if os.path.isfile(source):
         ext = os.path.splitext(source)[1].lower()
         if ext not in FILE_BUILDERS:
@@ -79,10 +98,7 @@ def _load_any(source: Any, split: str, load_kwargs: dict[str, Any]) -> datasets.
         return datasets.load_dataset(FILE_BUILDERS[ext], data_files=source, split="train", **kwargs)
     if os.path.isdir(source):
         return _pick_split(datasets.load_dataset(source, **load_kwargs), split, source)
-    if _looks_like_path(source):
-        raise FileNotFoundError(f"training data {source!r} does not exist: pass an existing file or "
-                                "folder, or a Hugging Face dataset name")
-    return datasets.load_dataset(source, split=split, **load_kwargs)
+    raise missing_local_path_error(source, "training data")
 
 
 def _pick_split(dd: datasets.DatasetDict, split: str, where: str) -> datasets.Dataset:
@@ -91,8 +107,14 @@ def _pick_split(dd: datasets.DatasetDict, split: str, where: str) -> datasets.Da
     return dd[split]
 
 
-def select_columns(ds: datasets.Dataset, columns: str | Sequence[str]) -> datasets.Dataset:
-    """Keep ``columns`` in that order; a missing one is an error listing the columns present."""
+def select_columns(ds: datasets.Dataset, columns: Columns) -> datasets.Dataset:
+    """Keep ``columns`` in that order; a missing one is an error listing the columns present.
+
+    A mapping ``{data column: new name}`` keeps its keys in order and renames them.
+    """
+    if isinstance(columns, Mapping):
+        renamed = select_columns(ds, list(columns))
+        return renamed.rename_columns({k: v for k, v in columns.items() if k != v})
     if isinstance(columns, str):
         columns = [c.strip() for c in columns.split(",") if c.strip()]
     missing = [c for c in columns if c not in ds.column_names]

@@ -14,13 +14,15 @@ from tqdm.auto import tqdm
 
 from textcl.encoders.base import Encoder, validate_texts
 from textcl.encoders.registry import encoder_class
-from textcl.precision import autocast, resolve_precision
+from textcl.precision import autocast, resolve_precision, split_legacy_precision as _split_legacy_precision
 from textcl.projection import ProjectionHead
+from textcl.quantization import calibration_ranges, quantize, validate_output_precision
+from textcl.similarity import similarity_matrix, similarity_pairwise, validate_similarity_fn
 from textcl.folder_kinds import TEXTCL_CONFIG
-from textcl.interop.hub import local_or_hub_st_folder
+from textcl.interop.hub import resolve_model
 from textcl.interop.sentence_transformers import load_st_dense, read_st_folder
 
-__all__ = ["SentenceEncoder", "TEXTCL_CONFIG"]
+__all__ = ["SentenceEncoder", "TEXTCL_CONFIG", "check_finite"]
 
 PROJECTION_WEIGHTS = "projection.safetensors"
 FORMAT_VERSION = 1
@@ -45,22 +47,38 @@ class SentenceEncoder(nn.Module):
     """
 
     def __init__(self, encoder: Encoder, projection: ProjectionHead | None = None,
-                 normalize_embeddings: bool = False) -> None:
+                 normalize_embeddings: bool = False, prompts: dict[str, str] | None = None,
+                 default_prompt_name: str | None = None, similarity_fn_name: str = "cosine",
+                 quantization_ranges: np.ndarray | None = None, default_backend: str | None = None) -> None:
         super().__init__()
         self.encoder = encoder
         self.projection = projection
         self.normalize_embeddings = normalize_embeddings
+        self.prompts: dict[str, str] = dict(prompts or {})
+        if default_prompt_name is not None and default_prompt_name not in self.prompts:
+            raise ValueError(f"default_prompt_name {default_prompt_name!r} is not one of the prompts "
+                             f"({', '.join(self.prompts) or 'none'})")
+        self.default_prompt_name = default_prompt_name
+        self.similarity_fn_name = validate_similarity_fn(similarity_fn_name)
+        self.quantization_ranges = (None if quantization_ranges is None
+                                    else np.asarray(quantization_ranges, dtype=np.float32))
+        self.default_backend = default_backend
 
     # ------------------------------------------------------------------ building
     @classmethod
     def from_pretrained(cls, name_or_path: str, pooling: str | None = None, max_length: int | None = None,
                         projection: bool = False, mlp_only_train: bool = False,
                         trust_remote_code: bool = False, device: str | torch.device | None = None,
-                        **model_kwargs: Any) -> "SentenceEncoder":
+                        revision: str | None = None, token: str | bool | None = None,
+                        cache_folder: str | None = None, **model_kwargs: Any) -> "SentenceEncoder":
         """Load a textcl folder, a sentence-transformers folder, or any Hugging Face model.
 
+        Local path or hub repo id is decided by :func:`textcl.interop.hub.is_local_path`; a
+        repo id is resolved through the hub cache (``HF_HUB_OFFLINE`` honoured), in any of
+        the three layouts.
+
         Args:
-            name_or_path: a local folder or a Hugging Face hub name.
+            name_or_path: a local folder or a Hugging Face hub repo id.
             pooling: pooling mode; for a saved folder it overrides the saved one,
                 for a plain Hugging Face model it defaults to ``mean``.
             max_length: tokens kept per sentence (overrides the saved value).
@@ -68,15 +86,22 @@ class SentenceEncoder(nn.Module):
             mlp_only_train: with ``projection``, use the head in training only.
             trust_remote_code: let transformers run code shipped with the model.
             device: where to put the model (default: CUDA if available, else CPU).
+            revision: branch, tag or commit of a repo id (ignored for a local folder).
+            token: hub token for private or gated repos (default: saved login / ``HF_TOKEN``).
+            cache_folder: hub cache folder (default: ``HF_HUB_CACHE``).
+
+        Raises:
+            FileNotFoundError: a local path that does not exist (no hub lookup is made).
+            OSError: a repo id neither the hub nor the cache has; the message names both readings.
         """
-        name_or_path = os.fspath(name_or_path)
+        hub = dict(revision=revision, token=token, cache_folder=cache_folder)
+        resolved = resolve_model(name_or_path, **hub)
         kwargs = dict(trust_remote_code=trust_remote_code, **model_kwargs)
-        if os.path.isfile(os.path.join(name_or_path, TEXTCL_CONFIG)):
-            model = cls._load_textcl(name_or_path, pooling, max_length, kwargs)
+        if resolved.layout == "textcl":
+            model = cls._load_textcl(resolved.path, pooling, max_length, kwargs)
         else:
-            st_path = local_or_hub_st_folder(name_or_path)
-            if st_path is not None:
-                st = read_st_folder(st_path)
+            if resolved.layout == "sentence-transformers":
+                st = read_st_folder(resolved.path)
                 encoder = encoder_class("transformer").from_pretrained(
                     st.transformer_path, pooling=pooling or st.pooling,
                     max_length=max_length or st.max_length, **kwargs)
@@ -84,7 +109,7 @@ class SentenceEncoder(nn.Module):
                 model = cls(encoder, head, normalize_embeddings=st.normalize)
             else:
                 encoder = encoder_class("transformer").from_pretrained(
-                    name_or_path, pooling=pooling or "mean", max_length=max_length, **kwargs)
+                    resolved.path, pooling=pooling or "mean", max_length=max_length, **hub, **kwargs)
                 model = cls(encoder)
             if projection:
                 model.projection = ProjectionHead(encoder.embedding_dim, mlp_only_train)
@@ -112,7 +137,10 @@ class SentenceEncoder(nn.Module):
                 head.load_state_dict(load_file(weights))
             except Exception as err:  # safetensors raises several types for a bad file
                 raise ValueError(f"could not read projection weights {weights}: {err}") from err
-        return cls(encoder, head, bool(cfg.get("normalize_embeddings", False)))
+        return cls(encoder, head, bool(cfg.get("normalize_embeddings", False)), prompts=cfg.get("prompts"),
+                   default_prompt_name=cfg.get("default_prompt_name"),
+                   similarity_fn_name=cfg.get("similarity_fn_name", "cosine"),
+                   quantization_ranges=cfg.get("quantization_ranges"), default_backend=cfg.get("default_backend"))
 
     # ------------------------------------------------------------------ forward
     @property
@@ -141,54 +169,147 @@ class SentenceEncoder(nn.Module):
         return emb
 
     # ------------------------------------------------------------------ inference
-    def encode(self, texts: str | Iterable[str], batch_size: int = 64, normalize: bool | None = None,
-               show_progress_bar: bool = False, precision: str = "auto",
-               convert_to_numpy: bool = True) -> np.ndarray | torch.Tensor:
-        """Embed sentences.
+    def encode(self, sentences: str | Iterable[str], prompt_name: str | None = None, prompt: str | None = None,
+               batch_size: int = 64, show_progress_bar: bool = False, precision: str = "float32",
+               convert_to_numpy: bool = True, convert_to_tensor: bool = False,
+               device: str | torch.device | list[str | torch.device] | None = None,
+               normalize_embeddings: bool | None = None, truncate_dim: int | None = None,
+               dtype: str = "auto", backend: str | None = None, quantization_ranges: np.ndarray | None = None,
+               normalize: bool | None = None, texts: Any = None) -> np.ndarray | torch.Tensor:
+        """Embed sentences; the arguments follow ``sentence_transformers.SentenceTransformer.encode``.
 
-        Batches are formed from sentences sorted by token length (less
-        padding), each sentence is tokenized once, and the results are
-        returned in the input order.
+        Sentences are batched by token length (less padding), each tokenized once,
+        and returned in the input order. The pipeline, for every sentence:
+        ``prompt + sentence`` → encoder → projection head → the model's own
+        normalisation (``normalize_embeddings`` saved with it) → ``truncate_dim`` →
+        ``normalize_embeddings`` argument → output ``precision``.
 
         Args:
-            texts: a sentence or a list of sentences (non-empty strings).
+            sentences: a sentence or a list of sentences (non-empty strings).
+            prompt_name: key of a prompt saved with the model (``model.prompts``).
+            prompt: a prompt string prepended to every sentence (overrides ``prompt_name``).
             batch_size: sentences per forward pass.
-            normalize: L2-normalise; defaults to the model's saved setting.
             show_progress_bar: show a tqdm bar.
-            precision: ``auto`` (default: bf16 autocast on a CUDA GPU or a CPU with
-                AVX512-BF16 / AMX, else float32), ``float32``, ``bfloat16`` or
-                ``float16`` (CUDA). Autocast keeps LayerNorm, softmax and pooling in
-                float32; on all-MiniLM-L6-v2 / STS-B every bf16 embedding has cosine
-                > 0.9999 to the float32 one. Pass ``float32`` for bit-stable results.
-            convert_to_numpy: return ``np.ndarray`` (float32) rather than a CPU tensor.
+            precision: output quantisation: ``float32`` (default), ``int8``, ``uint8`` (both
+                need calibration ranges: ``quantization_ranges`` or ranges saved with the
+                model), ``binary`` or ``ubinary`` (sign bits packed 8 a byte).
+            convert_to_numpy: return a ``np.ndarray`` (default).
+            convert_to_tensor: return a ``torch.Tensor`` instead (on the compute device).
+            device: compute device (the model moves there, as in sentence-transformers), or a
+                list of devices to encode on in parallel worker processes.
+            normalize_embeddings: L2-normalise after truncation (default False). The model's saved
+                normalisation applies either way.
+            truncate_dim: keep the first ``truncate_dim`` dimensions (Matryoshka-style).
+            dtype: compute dtype: ``auto`` (default: bf16 autocast on a CUDA GPU or a CPU with
+                AVX512-BF16 / AMX, else float32), ``float32``, ``bfloat16``, ``float16`` (CUDA).
+                Autocast keeps LayerNorm, softmax and pooling in float32; on all-MiniLM-L6-v2 /
+                STS-B every bf16 embedding has cosine > 0.9999 to float32. Pass ``float32`` for
+                bit-stable results.
+            backend: inference engine (``torch``, or one of :func:`textcl.backends.available_backends`);
+                default: the model's saved ``default_backend``, else ``torch``.
+            quantization_ranges: (2, dim) per-dimension min/max for int8/uint8.
+            normalize: deprecated alias of ``normalize_embeddings``.
+            texts: deprecated alias of ``sentences``.
 
         Returns:
-            (n, embedding_dim) float32 embeddings.
+            ``(n, dim)`` embeddings (``(dim,)`` for a single string); dim is ``truncate_dim``
+            if set, ``ceil(dim / 8)`` for binary precisions.
+
+        Raises:
+            ValueError: empty or non-string sentences, unknown prompt name, bad option values, or
+                non-finite embeddings (names the first bad sentence).
         """
-        texts = validate_texts(texts)
+        if texts is not None:
+            sentences = texts
+        single = isinstance(sentences, str)
+        sentences = validate_texts(sentences)
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        normalize = self.normalize_embeddings if normalize is None else normalize
+        if normalize is not None:
+            normalize_embeddings = normalize if normalize_embeddings is None else normalize_embeddings
+        dtype, precision = _split_legacy_precision(dtype, precision)
+        validate_output_precision(precision)
+        if truncate_dim is not None and not (isinstance(truncate_dim, int) and 1 <= truncate_dim):
+            raise ValueError(f"truncate_dim must be a positive int, got {truncate_dim!r}")
+        prefix = self._prompt(prompt_name, prompt)
+        if prefix:
+            sentences = [prefix + s for s in sentences]
+        if isinstance(device, (list, tuple)):
+            from textcl.multiprocess import encode_multi_process
+
+            emb = torch.from_numpy(encode_multi_process(
+                self, sentences, list(device), batch_size=batch_size, dtype=dtype, backend=backend))
+        else:
+            if device is not None:
+                self.to(device)
+            emb = self._embed(sentences, batch_size, dtype, backend, show_progress_bar)  # (n, dim) float32, CPU
+        check_finite(emb, sentences)
+        if truncate_dim is not None:
+            emb = emb[:, :truncate_dim]
+        if normalize_embeddings:
+            emb = torch.nn.functional.normalize(emb, dim=-1)
+        if precision != "float32":
+            ranges = quantization_ranges if quantization_ranges is not None else self.quantization_ranges
+            if ranges is not None and truncate_dim is not None and np.shape(ranges)[-1] != truncate_dim:
+                ranges = np.asarray(ranges)[:, :truncate_dim]
+            out = quantize(emb.numpy(), precision, ranges)
+            out = out[0] if single else out
+            return torch.from_numpy(out).to(self.device) if convert_to_tensor else out
+        emb = emb[0] if single else emb
+        if convert_to_tensor:
+            return emb.to(self.device)
+        return emb.numpy() if convert_to_numpy else emb
+
+    def _prompt(self, prompt_name: str | None, prompt: str | None) -> str:
+        if prompt is not None:
+            return prompt
+        name = prompt_name if prompt_name is not None else self.default_prompt_name
+        if name is None:
+            return ""
+        if name not in self.prompts:
+            known = ", ".join(self.prompts) or "none saved"
+            raise ValueError(f"unknown prompt_name {name!r}: the model's prompts are {known} "
+                             "(set model.prompts = {{name: text}} and save the model)")
+        return self.prompts[name]
+
+    def _embed(self, sentences: list[str], batch_size: int, dtype: str, backend: str | None,
+               show_progress_bar: bool) -> torch.Tensor:
+        """Float32 embeddings after the model's own normalisation, in input order, on the CPU.
+
+        Shape: (n, embedding_dim)
+        """
         device = self.device
-        precision = resolve_precision(precision, device)
-        out = torch.empty(len(texts), self.embedding_dim, dtype=torch.float32)
+        dtype = resolve_precision(dtype, device)
+        forward = self._backend_forward(backend or self.default_backend or "torch")
+        out = torch.empty(len(sentences), self.embedding_dim, dtype=torch.float32)
         was_training = self.training
         self.eval()
         try:
             # no_grad rather than inference_mode: autocast caches the bf16 copy of each
             # weight across batches only outside inference mode (else it re-casts every
             # weight on every batch, twice the copies).
-            with torch.no_grad(), autocast(precision, device):
-                batches = tqdm(self._length_sorted_batches(texts, batch_size), disable=not show_progress_bar,
-                               total=-(-len(texts) // batch_size), desc="Encoding", unit="batch")
+            with torch.no_grad(), autocast(dtype, device):
+                batches = tqdm(self._length_sorted_batches(sentences, batch_size), disable=not show_progress_bar,
+                               total=-(-len(sentences) // batch_size), desc="Encoding", unit="batch")
                 for idx, features in batches:
-                    emb = self({k: v.to(device) for k, v in features.items()}).float()  # (batch, dim)
-                    if normalize:
+                    emb = forward({k: v.to(device) for k, v in features.items()}).float()  # (batch, dim)
+                    if self.normalize_embeddings:
                         emb = torch.nn.functional.normalize(emb, dim=-1)
                     out[torch.from_numpy(idx)] = emb.cpu()
         finally:
             self.train(was_training)
-        return out.numpy() if convert_to_numpy else out
+        return out
+
+    def _backend_forward(self, backend: str):
+        """The forward function of inference engine ``backend`` (``torch``: this module itself)."""
+        if backend == "torch":
+            return self
+        from textcl.backends import prepare
+
+        cache = self.__dict__.setdefault("_backend_cache", {})
+        if backend not in cache:
+            cache[backend] = prepare(self, backend)
+        return cache[backend]
 
     def _length_sorted_batches(self, texts: list[str], batch_size: int
                                ) -> Iterator[tuple[np.ndarray, dict[str, torch.Tensor]]]:
@@ -207,30 +328,48 @@ class SentenceEncoder(nn.Module):
             idx = order[start:start + batch_size]
             yield idx, self.encoder.tokenize([texts[i] for i in idx])
 
-    def similarity(self, a: Any, b: Any) -> np.ndarray:
-        """Cosine-similarity matrix between two sets of embeddings (or sentences).
+    def calibrate_quantization(self, sentences: Iterable[str], **encode_kwargs: Any) -> np.ndarray:
+        """Set (and return) the int8/uint8 ranges from a sample of sentences; saved with the model.
+
+        Shape: returns (2, embedding_dim): per-dimension min and max of the sample's embeddings.
+        """
+        self.quantization_ranges = calibration_ranges(self.encode(list(sentences), **encode_kwargs))
+        return self.quantization_ranges
+
+    def similarity(self, a: Any, b: Any, fn: str | None = None) -> np.ndarray:
+        """Similarity matrix between two sets of embeddings (or sentences, encoded first).
 
         Args:
-            a: (n, d) embeddings, or sentences to encode.
-            b: (m, d) embeddings, or sentences to encode.
+            a: (n, d) embeddings, or sentences.
+            b: (m, d) embeddings, or sentences.
+            fn: ``cosine``, ``dot``, ``euclidean`` or ``manhattan`` (negated distances); default:
+                the model's ``similarity_fn_name``.
 
         Returns:
-            (n, m) float32 cosine similarities.
+            (n, m) float32 similarities.
         """
         x, y = (self._as_matrix(v) for v in (a, b))
         if x.shape[1] != y.shape[1]:
             raise ValueError(f"embedding sizes differ: {x.shape} vs {y.shape}")
-        x = x / np.clip(np.linalg.norm(x, axis=1, keepdims=True), 1e-12, None)
-        y = y / np.clip(np.linalg.norm(y, axis=1, keepdims=True), 1e-12, None)
-        return (x @ y.T).astype(np.float32)
+        return similarity_matrix(x, y, fn or self.similarity_fn_name)
+
+    def similarity_pairwise(self, a: Any, b: Any, fn: str | None = None) -> np.ndarray:
+        """Row-wise similarity of aligned embeddings (or sentences): (n, d), (n, d) -> (n,)."""
+        x, y = (self._as_matrix(v) for v in (a, b))
+        return similarity_pairwise(x, y, fn or self.similarity_fn_name)
 
     def _as_matrix(self, v: Any) -> np.ndarray:
         if isinstance(v, str) or (isinstance(v, (list, tuple)) and v and isinstance(v[0], str)):
-            return self.encode(v)
+            v = self.encode([v] if isinstance(v, str) else v)
         if isinstance(v, torch.Tensor):
             v = v.detach().float().cpu().numpy()
         v = np.asarray(v, dtype=np.float32)
-        return v[None, :] if v.ndim == 1 else v
+        v = v[None, :] if v.ndim == 1 else v
+        bad = ~np.isfinite(v).all(axis=1)
+        if bad.any():
+            raise ValueError(f"embedding row {int(np.argmax(bad))} is not finite (NaN or inf): the model's weights "
+                             "or the input embeddings are broken")
+        return v
 
     # ------------------------------------------------------------------ saving
     def get_config(self) -> dict[str, Any]:
@@ -241,6 +380,12 @@ class SentenceEncoder(nn.Module):
             "encoder": self.encoder.get_config(),
             "projection": self.projection.get_config() if self.projection is not None else None,
             "normalize_embeddings": self.normalize_embeddings,
+            "prompts": self.prompts,
+            "default_prompt_name": self.default_prompt_name,
+            "similarity_fn_name": self.similarity_fn_name,
+            "quantization_ranges": (None if self.quantization_ranges is None
+                                    else self.quantization_ranges.tolist()),
+            "default_backend": self.default_backend,
         }
 
     def save(self, path: str, format: str = "textcl") -> None:
@@ -272,3 +417,38 @@ class SentenceEncoder(nn.Module):
         with open(os.path.join(path, TEXTCL_CONFIG), "w") as f:
             json.dump(self.get_config(), f, indent=2)
 
+    # ------------------------------------------------------------------ publishing
+    def push_to_hub(self, repo_id: str, token: str | bool | None = None, private: bool | None = None,
+                    revision: str | None = None, commit_message: str = "Upload textcl model",
+                    folder: str | None = None) -> str:
+        """Upload the model and its card to hub repo ``repo_id`` (created if missing).
+
+        Args:
+            repo_id: ``org/name``.
+            token: hub token (default: ``HF_TOKEN`` or the saved login).
+            private: create the repo as private (None: the hub's default).
+            revision: branch to commit to (default ``main``).
+            commit_message: the commit's summary line.
+            folder: the folder this model was saved to (its card goes up too); without
+                it the model is saved to a temporary folder first.
+
+        Returns:
+            The commit URL. See :func:`textcl.interop.push.push_to_hub`.
+        """
+        from textcl.interop.push import push_to_hub
+
+        return push_to_hub(folder if folder is not None else self, repo_id, token=token, private=private,
+                           revision=revision, commit_message=commit_message)
+
+
+def check_finite(emb: torch.Tensor, sentences: list[str]) -> None:
+    """Raise ``ValueError`` naming the first sentence whose embedding has a NaN or an infinity.
+
+    Shape: emb (n, dim)
+    """
+    bad = ~torch.isfinite(emb).all(dim=1)
+    if bool(bad.any()):
+        i = int(bad.nonzero()[0])
+        raise ValueError(f"the embedding of sentence {i} ({sentences[i]!r:.60}) is not finite (NaN or inf), "
+                         f"{int(bad.sum())} of {len(sentences)} in all: the model's weights are broken (a diverged "
+                         "training run?) or the dtype overflows; reload a good checkpoint or use dtype='float32'")

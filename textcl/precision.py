@@ -49,3 +49,31 @@ def autocast(precision: str, device: torch.device | str) -> contextlib.AbstractC
         return contextlib.nullcontext()
     dtype = torch.bfloat16 if precision == "bfloat16" else torch.float16
     return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+# Compute-dtype names; "precision" now means output quantisation (textcl.quantization), as in
+# sentence-transformers.
+DTYPES = PRECISIONS
+resolve_dtype = resolve_precision
+_LEGACY_COMPUTE = {"auto", "bfloat16", "float16", "fp32", "bf16", "fp16"}
+
+
+def split_legacy_precision(dtype: str, precision: str) -> tuple[str, str]:
+    """Map the old ``precision=`` compute-dtype values to ``dtype=``, with a warning.
+
+    ``precision="auto" | "bfloat16" | "float16"`` used to choose the compute dtype; it now
+    names the output quantisation (``float32``, ``int8``, ``uint8``, ``binary``, ``ubinary``).
+    Old values keep working for one release: they set ``dtype`` and warn.
+
+    Returns:
+        ``(dtype, precision)`` with the legacy value moved over.
+    """
+    if precision in _LEGACY_COMPUTE:
+        import warnings
+
+        warnings.warn(f"encode(precision={precision!r}) is deprecated: the compute dtype is now dtype="
+                      f"{_ALIASES.get(precision, precision)!r}; precision= selects the output quantisation "
+                      "(float32, int8, uint8, binary, ubinary) as in sentence-transformers",
+                      FutureWarning, stacklevel=3)
+        return _ALIASES.get(precision, precision), "float32"
+    return dtype, precision

@@ -70,7 +70,7 @@ def _score(model: SentenceEncoder, name: str, data_dir: str, dev: STSDevEvaluato
     from textcl.evaluation import evaluate
 
     def encode(texts):
-        return model.encode(texts, batch_size=128, precision="float32")
+        return model.encode(texts, batch_size=128, dtype="float32")
 
     res = evaluate(encode, list(TASKS), data_dir, plots_dir=plots, show_progress=False)
     return {"model": name, "stsb_dev": dev(model)[dev.metric], "stsb_test": res["stsb"]["spearman"],

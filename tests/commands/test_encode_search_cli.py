@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from textcl.cli import main
+from textcl.corpus import compute_dtype_kwargs
 from textcl.model import SentenceEncoder
 
 
@@ -38,8 +39,10 @@ def test_encode_txt_in_chunks_equals_encode(model_dir, model, sentences, tmp_pat
     emb = np.load(out)
     assert emb.shape == (len(sentences), 32) and emb.dtype == np.float32
     np.testing.assert_allclose(emb, model.encode(sentences), atol=1e-5)
-    assert json.loads(capsys.readouterr().out) == {"output": out, "rows": len(sentences), "dim": 32}
-    assert not os.path.exists(out + ".partial")
+    summary = json.loads(capsys.readouterr().out)
+    assert {k: summary[k] for k in ("output", "rows", "dim", "chunks", "skipped_chunks", "precision")} == {
+        "output": out, "rows": len(sentences), "dim": 32, "chunks": 4, "skipped_chunks": 0, "precision": "float32"}
+    assert not os.path.exists(out + ".partial") and not os.path.exists(out + ".partial.progress.json")
 
 
 def test_encode_jsonl_and_csv_columns_with_normalize(model_dir, model, sentences, tmp_path):
@@ -49,7 +52,7 @@ def test_encode_jsonl_and_csv_columns_with_normalize(model_dir, model, sentences
     for src in (jsonl, str(csv_path)):
         out = str(tmp_path / "emb.npy")
         assert main(["encode", "--model", model_dir, "--input", src, "--output", out, "--text-col", "sentence",
-                     "--normalize", "--device", "cpu"]) == 0
+                     "--normalize", "--device", "cpu", "--overwrite"]) == 0
         np.testing.assert_allclose(np.load(out), model.encode(sentences, normalize=True), atol=1e-5)
 
 
@@ -83,6 +86,53 @@ def test_bad_inputs_are_explained(model_dir, tmp_path, capsys, name, content, ms
     src = write(tmp_path / name, content)
     assert main(["encode", "--model", model_dir, "--input", src, "--output", str(tmp_path / "e.npy")]) == 1
     assert re.search(msg, capsys.readouterr().err)
+
+
+def test_existing_output_or_partial_is_refused_without_a_flag(model_dir, sentences, tmp_path, capsys):
+    src = write(tmp_path / "s.txt", sentences)
+    out = tmp_path / "emb.npy"
+    out.write_bytes(b"keep me")
+    assert main(["encode", "--model", model_dir, "--input", src, "--output", str(out)]) == 1
+    assert "already exists: pass --overwrite" in capsys.readouterr().err and out.read_bytes() == b"keep me"
+    out.unlink()
+    (tmp_path / "emb.npy.partial").write_bytes(b"half")
+    assert main(["encode", "--model", model_dir, "--input", src, "--output", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "emb.npy.partial is left from an interrupted encode: pass --resume" in err and "--overwrite" in err
+    assert main(["encode", "--model", model_dir, "--input", src, "--output", str(out), "--overwrite",
+                 "--device", "cpu"]) == 0
+    assert np.load(out).shape == (len(sentences), 32)
+
+
+def test_dtype_and_output_precision_flags(model_dir, model, sentences, tmp_path, capsys):
+    from sentence_transformers import quantize_embeddings
+
+    src = write(tmp_path / "s.txt", sentences)
+    full = model.encode(sentences, normalize=True, **compute_dtype_kwargs(model, "float32"))
+    np.save(tmp_path / "ranges.npy", np.stack([full.min(0), full.max(0)]))
+    base = ["encode", "--model", model_dir, "--input", src, "--dtype", "float32", "--normalize", "--chunk-size", "5",
+            "--device", "cpu"]
+    assert main(base + ["--output", str(tmp_path / "b.npy"), "--precision", "ubinary"]) == 0
+    got = np.load(tmp_path / "b.npy")
+    assert got.dtype == np.uint8 and got.shape == (len(sentences), 4)
+    np.testing.assert_array_equal(got, np.packbits(full > 0, axis=-1))
+    assert main(base + ["--output", str(tmp_path / "q.npy"), "--precision", "int8",
+                        "--ranges", str(tmp_path / "ranges.npy")]) == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "q.npy"),
+                                  quantize_embeddings(full, "int8", ranges=np.load(tmp_path / "ranges.npy")))
+    capsys.readouterr()
+    assert main(base + ["--output", str(tmp_path / "r.npy"), "--precision", "uint8"]) == 1
+    assert "--precision uint8 needs --ranges" in capsys.readouterr().err
+
+
+def test_encode_a_saved_dataset_column(model_dir, model, sentences, tmp_path):
+    import datasets
+
+    datasets.Dataset.from_dict({"sentence": sentences}).save_to_disk(str(tmp_path / "ds"))
+    out = str(tmp_path / "emb.npy")
+    assert main(["encode", "--model", model_dir, "--dataset", str(tmp_path / "ds"), "--split", "train",
+                 "--column", "sentence", "--output", out, "--dtype", "float32", "--device", "cpu"]) == 0
+    np.testing.assert_allclose(np.load(out), model.encode(sentences, **compute_dtype_kwargs(model, "float32")), atol=1e-6)
 
 
 def test_search_text_corpus_and_precomputed_embeddings(model_dir, sentences, tmp_path, capsys):

@@ -195,3 +195,54 @@ def test_load_errors_name_the_path(tmp_path):
     weights.unlink()
     with pytest.raises(FileNotFoundError, match="model.safetensors not found"):
         RNNEncoder.load(tmp_path / "enc")
+
+
+# --- load overrides (issue 10: overrides on saved RNN folders) ----------------------
+
+
+def test_load_overrides_pooling_and_max_length(tmp_path):
+    from textcl.model import SentenceEncoder
+
+    enc = make_encoder(pooling="max", max_length=64).eval()
+    SentenceEncoder(enc).save(str(tmp_path / "m"))
+    loaded = SentenceEncoder.from_pretrained(
+        str(tmp_path / "m"), pooling="last", max_length=3, trust_remote_code=False, device="cpu"
+    )
+    assert loaded.encoder.pooling == "last" and loaded.encoder.max_length == 3
+    want = make_encoder(pooling="last", max_length=3).eval()
+    want.load_state_dict(enc.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(
+            torch.from_numpy(loaded.encode(TEXTS, precision="float32")), want(want.tokenize(TEXTS)),
+            rtol=1e-5, atol=1e-6,
+        )
+    # without overrides the saved settings come back
+    plain = RNNEncoder.load(tmp_path / "m", trust_remote_code=True, torch_dtype="float16")
+    assert plain.get_config() == enc.get_config()
+
+
+def test_bad_load_override_names_the_allowed_values(tmp_path):
+    make_encoder().save(tmp_path / "enc")
+    with pytest.raises(ValueError, match="unknown pooling for a 'rnn' encoder 'cls'; expected one of 'mean', 'max', 'last'"):
+        RNNEncoder.load(tmp_path / "enc", pooling="cls")
+    with pytest.raises(ValueError, match="max_length must be an int >= 1, got 0"):
+        RNNEncoder.load(tmp_path / "enc", max_length=0)
+
+
+def test_cli_encode_with_pooling_override_on_a_saved_rnn(tmp_path, capsys):
+    import numpy as np
+
+    from textcl.cli import main
+    from textcl.model import SentenceEncoder
+
+    SentenceEncoder(make_encoder(pooling="max")).save(str(tmp_path / "m"))
+    src = tmp_path / "s.txt"
+    src.write_text("\n".join(TEXTS) + "\n", encoding="utf-8")
+    out = tmp_path / "emb.npy"
+    assert main(["encode", "--model", str(tmp_path / "m"), "--input", str(src), "--output", str(out),
+                 "--pooling", "mean", "--max-length", "5", "--device", "cpu"]) == 0
+    want = SentenceEncoder.from_pretrained(str(tmp_path / "m"), pooling="mean", max_length=5, device="cpu")
+    np.testing.assert_allclose(np.load(out), want.encode(TEXTS, precision="float32"), rtol=1e-5, atol=1e-6)
+    assert main(["encode", "--model", str(tmp_path / "m"), "--input", str(src), "--output", str(tmp_path / "x.npy"),
+                 "--pooling", "cls", "--device", "cpu"]) == 1
+    assert "unknown pooling for a 'rnn' encoder 'cls'" in capsys.readouterr().err

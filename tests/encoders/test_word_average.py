@@ -83,3 +83,31 @@ def test_bad_inputs_give_clear_errors(tmp_path):
         WordAverageEncoder.load(tmp_path / "missing")
     with pytest.raises(FileNotFoundError, match="vectors.txt"):
         WordAverageEncoder.from_word_vectors(tmp_path / "vectors.txt")
+
+
+# --- load overrides (issue 10: overrides on saved word-vector folders) -------------
+
+
+def test_load_accepts_the_uniform_overrides(tmp_path):
+    from textcl.model import SentenceEncoder
+
+    enc, matrix = make_encoder(max_length=64)
+    SentenceEncoder(enc).save(str(tmp_path / "m"))
+    # pooling="mean" is what the average is; max_length cuts; transformer options are ignored
+    loaded = SentenceEncoder.from_pretrained(
+        str(tmp_path / "m"), pooling="mean", max_length=2, trust_remote_code=False, device="cpu"
+    )
+    assert loaded.encoder.max_length == 2
+    want = np.stack([numpy_average(matrix, " ".join(t.split()[:2]), True) for t in TEXTS])
+    np.testing.assert_allclose(loaded.encode(TEXTS, precision="float32"), want, rtol=1e-6, atol=1e-6)
+    direct = WordAverageEncoder.load(tmp_path / "m", trust_remote_code=True, revision="main")
+    assert direct.get_config() == enc.get_config()
+
+
+def test_load_refuses_a_pooling_it_does_not_compute(tmp_path):
+    enc, _ = make_encoder()
+    enc.save(tmp_path / "avg")
+    with pytest.raises(ValueError, match="unknown pooling for a 'word_average' encoder 'max'; expected one of 'mean'"):
+        WordAverageEncoder.load(tmp_path / "avg", pooling="max")
+    with pytest.raises(ValueError, match="max_length must be an int >= 1"):
+        WordAverageEncoder.load(tmp_path / "avg", max_length=-1)

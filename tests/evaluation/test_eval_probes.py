@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
 
 from textcl.evaluation.probes import (
     C_GRID,
     C_GRID_KFOLD,
+    SEED,
+    LogisticProbe,
     cv_probe,
     evaluate_probe,
     evaluate_probe_data,
+    grid_search_c,
     kfold_test_probe,
     pair_features,
     probe_user_data,
     scale_by_norm,
+    select_c,
     split_probe,
 )
 from textcl.evaluation.senteval import PairData
@@ -154,3 +160,55 @@ def test_user_data_missing_column_lists_columns(tmp_path):
         probe_user_data(sentiment_encoder, csv)  # default text_col='text'
     with pytest.raises(ValueError, match="no split 'validation'"):
         probe_user_data(sentiment_encoder, csv, text_col="sentence", train_split="validation")
+
+
+def test_select_c_takes_the_smallest_c_within_tolerance():
+    assert select_c([80.0, 80.05, 79.9], tolerance=0.1) == 0
+    assert select_c([80.0, 80.05, 79.9], tolerance=0.0) == 1  # SentEval: first maximum
+    assert select_c([70.0, 80.0, 80.1], tolerance=0.1) == 1  # exactly at the tolerance counts
+    assert select_c([70.0, 80.0, 80.2], tolerance=0.1) == 2
+    assert select_c([75.0, 75.0]) == 0
+    # a one-prediction change (0.01 points) near the best does not flip the choice
+    assert select_c([80.0, 80.04]) == select_c([80.0, 80.05]) == 0
+    with pytest.raises(ValueError, match="tolerance"):
+        select_c([1.0], tolerance=-1)
+    with pytest.raises(ValueError, match="non-empty"):
+        select_c([])
+    with pytest.raises(ValueError, match="finite"):
+        select_c([np.nan, 1.0])
+
+
+def test_grid_search_matches_one_fit_per_fold_and_c():
+    x, y = blobs(40, dim=6, gap=1.0, seed=5)  # overlapping classes: accuracy varies with C
+    grid = (0.01, 0.1, 1.0)
+    folds = StratifiedKFold(n_splits=4, shuffle=True, random_state=SEED)
+    expected = [100 * np.mean([LogisticRegression(C=c, max_iter=1000).fit(x[tr], y[tr]).score(x[te], y[te])
+                               for tr, te in folds.split(x, y)]) for c in grid]
+    assert grid_search_c(x, y, grid, folds) == pytest.approx(expected, abs=1e-9)
+    with pytest.raises(ValueError, match="strictly ascending"):
+        grid_search_c(x, y, (1.0, 0.5), folds)
+
+
+def test_logistic_probe_is_a_sklearn_classifier():
+    x, y = blobs(20, dim=6, gap=1.5, seed=6)
+    probe = LogisticProbe(c_grid=(0.01, 0.1, 1.0), n_folds=4).fit(x, y)
+    assert probe.C_ in (0.01, 0.1, 1.0)
+    assert probe.cv_scores_.shape == (3,)
+    assert probe.cv_accuracy_ == pytest.approx(probe.cv_scores_[select_c(probe.cv_scores_)])
+    assert probe.predict(x).shape == (40,) and 0 <= probe.score(x, y) <= 1
+
+
+def test_cv_probe_is_stable_under_float32_noise():
+    x, y = blobs(60, dim=8, gap=1.2, seed=7)
+    noisy = x + np.random.default_rng(8).normal(0, 1e-6, x.shape).astype(np.float32)
+    a, b = cv_probe(x, y, n_folds=5, inner_folds=3), cv_probe(noisy, y, n_folds=5, inner_folds=3)
+    assert a["C"] == b["C"] and len(a["C"]) == 5
+    assert a["accuracy"] == pytest.approx(b["accuracy"], abs=1.0)
+
+
+def test_n_jobs_gives_the_same_result():
+    x, y = blobs(30, dim=6, gap=1.5, seed=9)
+    one = cv_probe(x, y, n_folds=3, inner_folds=3)
+    two = cv_probe(x, y, n_folds=3, inner_folds=3, n_jobs=2)
+    assert one["accuracy"] == two["accuracy"] and one["C"] == two["C"]
+    assert np.array_equal(one["predictions"], two["predictions"])

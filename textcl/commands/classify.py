@@ -22,6 +22,7 @@ import os
 import time
 from typing import Any
 
+from textcl.commands.hub_options import add_hub_options, hub_kwargs
 from textcl.text_files import count_text_rows, iter_chunks, iter_text_rows
 
 __all__ = ["register", "run", "load_labelled"]
@@ -66,6 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     r = p.add_argument_group("prediction")
     r.add_argument("--input", help="text to label: .txt (one per line), .jsonl, .csv or .tsv")
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
+    add_hub_options(p)
     p.set_defaults(func=run)
 
 
@@ -74,11 +76,15 @@ def run(args: argparse.Namespace) -> int:
     return _predict(args) if args.action == "predict" else _train(args)
 
 
-def load_labelled(source: str, split: str, text_col: str, label_col: str, where: str) -> tuple[list[str], list[Any]]:
-    """Texts and labels of one split; a missing column is an error listing the columns present."""
+def load_labelled(source: str, split: str, text_col: str, label_col: str, where: str,
+                  **hub: Any) -> tuple[list[str], list[Any]]:
+    """Texts and labels of one split; a missing column is an error listing the columns present.
+
+    ``hub`` (``token``, ``cache_folder``) is passed to :func:`textcl.data.load_data` for a dataset repo id.
+    """
     from textcl.data import load_data
 
-    ds = load_data(source, split=split)
+    ds = load_data(source, split=split, **hub)
     missing = [c for c in (text_col, label_col) if c not in ds.column_names]
     if missing:
         raise ValueError(f"{where} data {source}: column(s) {', '.join(map(repr, missing))} not found; it has: "
@@ -94,18 +100,19 @@ def _train(args: argparse.Namespace) -> int:
         if not getattr(args, flag):
             raise ValueError(f"training needs --{flag} (or use `textcl classify predict --model DIR --input FILE`)")
     start = time.perf_counter()
-    train = load_labelled(args.train, "train", args.text_col, args.label_col, "train")
+    hub = {"token": args.token, "cache_folder": args.cache_folder}  # --revision names the model's commit
+    train = load_labelled(args.train, "train", args.text_col, args.label_col, "train", **hub)
     check_texts(train[0], "train")
-    val = load_labelled(args.validation, "validation", args.text_col, args.label_col, "validation") \
+    val = load_labelled(args.validation, "validation", args.text_col, args.label_col, "validation", **hub) \
         if args.validation else (None, None)
-    test = load_labelled(args.test, "test", args.text_col, args.label_col, "test") if args.test else None
+    test = load_labelled(args.test, "test", args.text_col, args.label_col, "test", **hub) if args.test else None
     labels = label_names(train[1], "train")
     for name, split in (("validation", val), ("test", test)):  # fail before training, not after it
         if split is not None and split[0] is not None:
             check_texts(split[0], name)
             encode_labels(split[1], labels, name)
     encoder = SentenceEncoder.from_pretrained(args.model, pooling=args.pooling, max_length=args.max_length,
-                                              device=args.device)
+                                              device=args.device, **hub_kwargs(args))
     clf = SentenceClassifier(encoder, labels, head=args.head, freeze=args.freeze, hidden_dim=args.hidden_dim,
                              dropout=args.dropout)
     fit_kwargs = dict(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,

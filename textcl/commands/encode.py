@@ -1,30 +1,27 @@
-"""``textcl encode``: embed a text file into a .npy matrix, streamed.
+"""``textcl encode``: embed a text file or dataset column into a .npy matrix.
 
-The input is read twice: a first pass counts (and checks) the rows, so the
-output ``.npy`` can be created at its final shape with
-``numpy.lib.format.open_memmap``; the second pass encodes chunks of
-``--chunk-size`` rows into it. Memory stays flat for any file size.
+Argument parsing only: the job itself (streamed, chunked, resumable, sharded
+across ``torchrun`` ranks) is :func:`textcl.corpus.encode_file`.
 
-Rows are read by :mod:`textcl.text_files`; with ``--skip-empty``,
-``OUTPUT.lines.npy`` records each output row's input line.
+    textcl encode --model M --input corpus.txt --output emb.npy
+    torchrun --nproc_per_node=4 -m textcl.cli encode --model M --input corpus.txt --output emb.npy
+    textcl encode --model M --input corpus.txt --output emb.npy --resume   # after a crash
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
+import sys
 
-import numpy as np
+from textcl.commands.hub_options import add_hub_options, hub_kwargs
+from textcl.corpus.output_precision import OUTPUT_PRECISIONS
+from textcl.corpus.progress import line_numbers_path
+from textcl.text_files import iter_text_rows
 
-from textcl.text_files import count_text_rows, iter_chunks, iter_text_rows
+__all__ = ["register", "run", "line_numbers_path", "add_input_options", "COMPUTE_DTYPES"]
 
-__all__ = ["register", "run", "line_numbers_path", "add_input_options"]
-
-def line_numbers_path(output: str) -> str:
-    """Where ``--skip-empty`` records the input line of each output row: ``emb.npy`` -> ``emb.lines.npy``."""
-    root, _ = os.path.splitext(output)
-    return root + ".lines.npy"
+COMPUTE_DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
 def add_input_options(p: argparse.ArgumentParser, what: str = "input",
@@ -38,67 +35,97 @@ def add_input_options(p: argparse.ArgumentParser, what: str = "input",
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``encode`` subcommand."""
-    p = subparsers.add_parser("encode", help="embed a text file into a .npy matrix (streamed)",
-                              description="Embed every row of a .txt (one sentence per line), .jsonl, .csv or .tsv "
-                                          "file into a float32 .npy of shape (rows, dim), reading and writing in "
-                                          "chunks. Row i of the output is row i of the input (its i-th non-empty "
-                                          "row with --skip-empty).")
+    p = subparsers.add_parser(
+        "encode", help="embed a text file or dataset into a .npy matrix (streamed, resumable, torchrun-sharded)",
+        description="Embed every row of a .txt (one sentence per line), .jsonl, .csv or .tsv file, or a column of "
+                    "a Hugging Face dataset, into a .npy of shape (rows, dim). Row i of the output is row i of the "
+                    "input (its i-th non-empty row with --skip-empty). The output is written as OUTPUT.partial "
+                    "with a progress record (OUTPUT.partial.progress.json) and renamed when complete; after a "
+                    "crash, --resume skips the finished chunks. Under torchrun the chunks are shared out across "
+                    "ranks (gloo on CPU, NCCL on GPU) into the same output.")
+    src = p.add_argument_group("input (one of)")
+    src.add_argument("--input", default=None, help="sentences: .txt, .jsonl, .csv or .tsv")
+    src.add_argument("--dataset", default=None,
+                     help="a Hugging Face dataset: hub id, builder name (e.g. parquet with --data-files), local "
+                          "data folder or a save_to_disk folder")
+    src.add_argument("--split", default="train", help="dataset split (default: train)")
+    src.add_argument("--dataset-config", default=None, help="dataset configuration name")
+    src.add_argument("--data-files", nargs="+", default=None, help="data files for the --dataset builder")
+    add_input_options(src)
+    src.add_argument("--column", dest="text_col", default=argparse.SUPPRESS,
+                     help="the text column (same as --text-col; for --dataset)")
     p.add_argument("--model", required=True, help="textcl or sentence-transformers folder, or a Hugging Face name")
-    p.add_argument("--input", required=True, help="sentences: .txt, .jsonl, .csv or .tsv")
     p.add_argument("--output", required=True, help="output .npy file")
-    add_input_options(p)
     p.add_argument("--batch-size", type=int, default=64, help="sentences per forward pass (default: 64)")
-    p.add_argument("--chunk-size", type=int, default=8192, help="rows read and written at a time (default: 8192)")
+    p.add_argument("--chunk-size", type=int, default=8192,
+                   help="rows read, encoded, written and recorded at a time (default: 8192)")
     p.add_argument("--normalize", action=argparse.BooleanOptionalAction, default=None,
                    help="L2-normalise the embeddings (default: the model's saved setting)")
+    p.add_argument("--dtype", choices=COMPUTE_DTYPES, default="auto",
+                   help="compute dtype (default: auto = bf16 where the hardware is fast at it, else float32)")
+    p.add_argument("--precision", choices=OUTPUT_PRECISIONS, default="float32",
+                   help="output precision, as sentence-transformers' quantize_embeddings: float32 (default), "
+                        "int8 / uint8 (need --ranges), binary (packed bits, int8) or ubinary (packed bits, uint8)")
+    p.add_argument("--ranges", default=None,
+                   help="int8/uint8 calibration ranges: a (2, dim) .npy of per-dimension minimum and maximum")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted encode of OUTPUT (same input, model and settings)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing OUTPUT and discard an interrupted OUTPUT.partial")
     p.add_argument("--pooling", default=None, help="override the model's pooling")
     p.add_argument("--max-length", type=int, default=None, help="override tokens kept per sentence")
-    p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
+    p.add_argument("--device", default=None,
+                   help="cpu, cuda, ... (default: cuda if available; under torchrun, GPU LOCAL_RANK)")
+    add_hub_options(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Count, then encode chunk by chunk into a memory-mapped .npy."""
-    from numpy.lib.format import open_memmap
-    from tqdm.auto import tqdm
+    """Check the input, join torchrun's process group if any, load the model, encode, print a summary."""
+    from textcl.train.distributed import cleanup, init_distributed
 
-    from textcl.model import SentenceEncoder
-
+    if (args.input is None) == (args.dataset is None):
+        raise ValueError("pass --input (a text file) or --dataset (a Hugging Face dataset), not both")
     if args.batch_size < 1 or args.chunk_size < 1:
         raise ValueError("--batch-size and --chunk-size must be >= 1")
-    n = count_text_rows(args.input, args.text_col, args.skip_empty)  # checks the whole file before any work
-    if n == 0:
-        raise ValueError(f"{args.input} has no text rows")
-    model = SentenceEncoder.from_pretrained(args.model, pooling=args.pooling, max_length=args.max_length,
-                                            device=args.device)
-    partial = args.output + ".partial"  # renamed on success: a crash never leaves a plausible-looking .npy
-    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    out = open_memmap(partial, mode="w+", dtype=np.float32, shape=(n, model.embedding_dim))
-    lines = np.empty(n, dtype=np.int64) if args.skip_empty else None
-    row = 0
+    if args.precision in ("int8", "uint8") and args.ranges is None:
+        raise ValueError(f"--precision {args.precision} needs --ranges FILE.npy (a (2, dim) array of per-dimension "
+                         "min and max), so that every chunk and rank is scaled alike")
+    if args.input is not None:
+        next(iter_text_rows(args.input, args.text_col, args.skip_empty), None)  # type, header, first row
+    distributed = init_distributed()
     try:
-        with tqdm(total=n, desc="Encoding", unit="sent", disable=None) as bar:
-            for chunk in iter_chunks(iter_text_rows(args.input, args.text_col, args.skip_empty), args.chunk_size):
-                if row + len(chunk) > n:
-                    raise ValueError(f"{args.input} changed while encoding (more than {n} rows)")
-                out[row:row + len(chunk)] = model.encode([t for _, t in chunk], batch_size=args.batch_size,
-                                                         normalize=args.normalize)
-                if lines is not None:
-                    lines[row:row + len(chunk)] = [line for line, _ in chunk]
-                row += len(chunk)
-                bar.update(len(chunk))
-        if row != n:
-            raise ValueError(f"{args.input} changed while encoding ({row} rows, expected {n})")
-        out.flush()
-        del out
-        os.replace(partial, args.output)
-    except BaseException:
-        if os.path.exists(partial):
-            os.remove(partial)
-        raise
-    summary = {"output": args.output, "rows": n, "dim": model.embedding_dim}
-    if lines is not None:
-        np.save(line_numbers_path(args.output), lines)
-        summary["line_numbers"] = line_numbers_path(args.output)
-    print(json.dumps(summary))
+        return _encode(args, distributed)
+    except (FileExistsError, IsADirectoryError) as err:  # not among the errors textcl.cli reports plainly
+        print(f"textcl encode: error: {err}", file=sys.stderr)
+        return 1
+    finally:
+        cleanup()
+
+
+def _encode(args: argparse.Namespace, distributed: bool) -> int:
+    """Load the model (on GPU ``LOCAL_RANK`` under torchrun with CUDA), run the job, print rank 0's summary."""
+    from textcl.corpus import encode_file
+    from textcl.model import SentenceEncoder
+    from textcl.train.distributed import get_local_rank, get_rank
+
+    device = args.device
+    if distributed and (device == "cuda" or (device is None and _has_cuda())):
+        device = f"cuda:{get_local_rank()}"
+    model = SentenceEncoder.from_pretrained(args.model, pooling=args.pooling, max_length=args.max_length,
+                                            device=device, **hub_kwargs(args))
+    summary = encode_file(
+        model, args.input, args.output, dataset=args.dataset, split=args.split, column=args.text_col,
+        dataset_config=args.dataset_config, data_files=args.data_files, text_col=args.text_col,
+        skip_empty=args.skip_empty, batch_size=args.batch_size, chunk_size=args.chunk_size,
+        normalize=args.normalize, dtype=args.dtype, precision=args.precision, ranges=args.ranges,
+        resume=args.resume, overwrite=args.overwrite, model_id=args.model)
+    if get_rank() == 0:
+        print(json.dumps(summary))
     return 0
+
+
+def _has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()

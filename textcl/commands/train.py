@@ -9,13 +9,13 @@ from textcl.commands.model_options import add_model_options, build_model
 from textcl.data import load_data, load_senteval_snli
 from textcl.losses import InfoNCE, PairwiseContrastiveLoss, TripletLoss
 from textcl.train.config import TrainConfig, load_config
-from textcl.views import VIEWS, make_view
+from textcl.views import AUGMENTATIONS, make_view, parse_view_spec
 
 __all__ = ["register", "run", "build_loss"]
 
 _CONFIG_FLAGS = ("epochs", "max_steps", "batch_size", "grad_accum_steps", "lr", "weight_decay", "warmup_ratio",
                  "max_grad_norm", "precision", "seed", "eval_steps", "save_steps", "log_steps", "output_dir",
-                 "gradcache_chunk")
+                 "gradcache_chunk", "no_duplicates", "queue_size", "momentum")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,16 +29,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="local csv/tsv/json/jsonl/parquet/txt file or folder, a Hugging Face dataset name, or "
                         "'senteval-snli:FOLDER' for SentEval's SNLI files as NLI triplets")
     d.add_argument("--split", default="train", help="dataset split (default: train)")
+    d.add_argument("--data-revision", default=None,
+                   help="branch, tag or commit of a hub --data repo (--token and --cache-folder apply too)")
     d.add_argument("--columns", default=None,
                    help="comma-separated columns in the order the view reads them, e.g. premise,entailment,contradiction")
-    d.add_argument("--view", choices=tuple(VIEWS), default="dropout",
+    d.add_argument("--view", type=_view_spec, default="dropout",
                    help="dropout: one text column (unsupervised SimCSE); pair: anchor,positive; triplet: "
-                        "anchor,positive,hard negative; labeled_pair: text1,text2,label (pairwise loss)")
+                        "anchor,positive,hard negative; labeled_pair: text1,text2,label (pairwise loss). "
+                        "Augmentations follow with '+', each optionally '=rate' and '@anchor|positive|both', "
+                        "applied in the order written: e.g. dropout+word_repetition, "
+                        f"dropout+token_shuffle+feature_cutoff=0.2. Augmentations: {', '.join(AUGMENTATIONS)} "
+                        "(docs/views.md)")
+    dup = d.add_mutually_exclusive_group()
+    dup.add_argument("--no-duplicates", dest="no_duplicates", action="store_const", const=True, default=None,
+                     help="batches never repeat a text (default for pair and triplet views)")
+    dup.add_argument("--allow-duplicates", dest="no_duplicates", action="store_const", const=False,
+                     help="plain shuffled batches, repeated texts allowed (default for dropout and labeled_pair)")
     o = p.add_argument_group("objective")
     o.add_argument("--loss", choices=("infonce", "triplet", "pairwise"), default="infonce")
     o.add_argument("--temperature", type=float, default=0.05)
     o.add_argument("--hard-negative-weight", type=float, default=1.0, help="SimCSE's alpha for hard negatives")
     o.add_argument("--symmetric", action="store_true", help="InfoNCE in both directions")
+    o.add_argument("--mask-duplicates", action="store_true",
+                   help="InfoNCE: drop negatives whose text equals the anchor's or its positive's (false negatives)")
+    o.add_argument("--queue-size", type=int,
+                   help="InfoNCE: a FIFO queue of this many momentum-encoder embeddings as extra negatives "
+                        "(ESimCSE / MoCo; 0 = off)")
+    o.add_argument("--momentum", type=float, help="EMA factor of the momentum encoder (default 0.995)")
     o.add_argument("--margin", type=float, default=None, help="margin of the triplet / pairwise loss")
     o.add_argument("--distance", choices=("euclidean", "cosine"), default="cosine")
     t = p.add_argument_group("training")
@@ -63,6 +80,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     t.add_argument("--output", dest="output_dir", default=None, help="output folder (default: out/run)")
     t.add_argument("--resume", default=None, help="checkpoint folder to resume from (OUTPUT/checkpoint)")
     t.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda if available)")
+    h = p.add_argument_group("publishing")
+    h.add_argument("--push-to-hub", default=None, metavar="REPO",
+                   help="after training, upload the selected model and its card to hub repo REPO "
+                        "(org/name; created if missing; uses --token)")
+    h.add_argument("--private", action="store_true", help="create the --push-to-hub repo as private")
     p.set_defaults(func=run)
 
 
@@ -70,10 +92,19 @@ def build_loss(args: argparse.Namespace):
     """The loss module the options describe."""
     if args.loss == "infonce":
         return InfoNCE(temperature=args.temperature, hard_negative_weight=args.hard_negative_weight,
-                       symmetric=args.symmetric)
+                       symmetric=args.symmetric, mask_duplicates=getattr(args, "mask_duplicates", False))
     if args.loss == "triplet":
         return TripletLoss(margin=args.margin if args.margin is not None else 0.5, distance=args.distance)
     return PairwiseContrastiveLoss(margin=args.margin if args.margin is not None else 0.5, distance=args.distance)
+
+
+def _view_spec(spec: str) -> str:
+    """argparse type: a valid ``--view`` spec (the error names the allowed views and augmentations)."""
+    try:
+        parse_view_spec(spec)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return spec
 
 
 def run(args: argparse.Namespace) -> int:
@@ -84,18 +115,23 @@ def run(args: argparse.Namespace) -> int:
     overrides = {k: getattr(args, k) for k in _CONFIG_FLAGS}
     config = load_config(args.config, **overrides) if args.config else TrainConfig(
         **{k: v for k, v in overrides.items() if v is not None})
+    if args.push_to_hub:
+        from huggingface_hub.utils import validate_repo_id
+
+        validate_repo_id(args.push_to_hub)  # a bad name fails now, not after training
     distributed = init_distributed()
-    view = make_view(args.view)
+    view = make_view(args.view, seed=config.seed)
     if args.data.startswith("senteval-snli:"):
         data = load_senteval_snli(args.data.split(":", 1)[1])
     else:
-        data = load_data(args.data, split=args.split, columns=args.columns)
+        data = load_data(args.data, split=args.split, columns=args.columns, revision=args.data_revision,
+                         token=args.token, cache_folder=args.cache_folder)
     if args.columns is None and len(data.column_names) != len(view.columns):
         raise SystemExit(f"error: the {args.view} view reads {len(view.columns)} column(s) "
                          f"({', '.join(view.columns)}); the data has {', '.join(data.column_names)}. "
                          "Pick them with --columns.")
     corpus = [t for c in data.column_names[:len(view.columns)] for t in data[c] if isinstance(t, str)]
-    model = build_model(args, corpus=corpus if args.encoder == "rnn" else None)
+    model = build_model(args, corpus=corpus if args.encoder != "transformer" else None)
     device = args.device or (f"cuda:{get_local_rank()}" if __import__("torch").cuda.is_available() else "cpu")
     model.to(device)
     evaluator = None
@@ -110,6 +146,12 @@ def run(args: argparse.Namespace) -> int:
                           "train_seconds": round(result.train_seconds, 1),
                           "sentences_per_second": round(result.sentences_per_second, 1),
                           "best_dev": result.best_metric}, indent=2))
+        if args.push_to_hub:
+            from textcl.interop.push import push_to_hub
+
+            url = push_to_hub(result.model_path, args.push_to_hub, token=args.token,
+                              private=True if args.private else None)
+            print(f"pushed {result.model_path} to {url}")
     if distributed:
         cleanup()
     return 0

@@ -100,3 +100,20 @@ class Encoder(nn.Module, ABC):
     def token_lengths(self, texts: list[str]) -> list[int]:
         """Approximate token counts, used to sort batches by length before encoding."""
         return [len(t) for t in texts]
+
+    def input_embedding_module(self) -> nn.Embedding:
+        """The token-embedding table whose ``(batch, seq, dim)`` output feeds the sequence model.
+
+        Embedding-level augmentations (ConSERT's token / span / feature cutoff)
+        hook its output. Encoders over a word-embedding matrix keep it as
+        ``self.embeddings``; other encoders override this method.
+
+        Raises:
+            NotImplementedError: the encoder has no such table.
+        """
+        emb = getattr(self, "embeddings", None)
+        if isinstance(emb, nn.Embedding):
+            return emb
+        raise NotImplementedError(f"{type(self).__name__} does not expose a token-embedding table: token, span "
+                                  "and feature cutoff need Encoder.input_embedding_module(); use text-level "
+                                  "augmentations (word_deletion, word_repetition, token_shuffle) with it")

@@ -13,6 +13,7 @@ ENCODER_KINDS: dict[str, str] = {
     "transformer": "textcl.encoders.transformer:TransformerEncoder",
     "rnn": "textcl.encoders.rnn:RNNEncoder",
     "word_average": "textcl.encoders.word_average:WordAverageEncoder",
+    "cnn": "textcl.encoders.cnn:CNNEncoder",
 }
 
 

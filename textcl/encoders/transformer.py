@@ -12,6 +12,7 @@ from transformers import AutoModel, AutoTokenizer
 
 from textcl.encoders.base import Encoder, validate_texts
 from textcl.encoders.pooling import pool, validate_pooling
+from textcl.interop.hub import both_readings_error, hub_errors, is_local_path, missing_local_path_error
 
 __all__ = ["TransformerEncoder", "ENCODER_CONFIG"]
 
@@ -51,27 +52,50 @@ class TransformerEncoder(Encoder):
 
     @classmethod
     def from_pretrained(cls, name_or_path: str, pooling: str = "mean", max_length: int | None = None,
-                        trust_remote_code: bool = False, **model_kwargs: Any) -> "TransformerEncoder":
-        """Load a Hugging Face model (hub name or local folder) and its tokenizer.
+                        trust_remote_code: bool = False, revision: str | None = None,
+                        token: str | bool | None = None, cache_folder: str | None = None,
+                        **model_kwargs: Any) -> "TransformerEncoder":
+        """Load a Hugging Face model (hub repo id or local folder) and its tokenizer.
 
-        ``trust_remote_code`` stays off unless the caller asks for it.
+        Local path or repo id is decided by :func:`textcl.interop.hub.is_local_path`: a
+        missing local path fails at once; a repo id goes to transformers, which honours
+        ``HF_HUB_OFFLINE`` and the cache. ``trust_remote_code`` stays off unless asked for.
+
+        Args:
+            name_or_path: a local folder or a hub repo id.
+            pooling: one of :data:`textcl.encoders.pooling.POOLING_MODES`.
+            max_length: tokens kept per sentence.
+            trust_remote_code: let transformers run code shipped with the model.
+            revision: branch, tag or commit of a repo id (ignored for a local folder).
+            token: hub token for private or gated repos.
+            cache_folder: hub cache folder (default: ``HF_HUB_CACHE``).
+            **model_kwargs: passed to ``AutoModel.from_pretrained``.
+
+        Raises:
+            FileNotFoundError: a local path that does not exist.
+            OSError: a folder or repo transformers cannot load (a repo id's error names both readings).
         """
         validate_pooling(pooling)
         name_or_path = os.fspath(name_or_path)
-        if os.path.sep in name_or_path or name_or_path.startswith("."):
-            if not os.path.isdir(name_or_path):
-                raise FileNotFoundError(
-                    f"model folder {name_or_path!r} does not exist: pass an existing folder "
-                    "or a Hugging Face hub name such as 'bert-base-uncased'")
+        local = is_local_path(name_or_path)
+        if local:
+            path, hub = os.path.expanduser(name_or_path), {}
+            if not os.path.exists(path):
+                raise missing_local_path_error(name_or_path)
+            if not os.path.isdir(path):
+                raise NotADirectoryError(f"model folder {name_or_path!r} is a file: pass the folder "
+                                         "holding config.json, the weights and the tokenizer")
+        else:
+            path = name_or_path
+            hub = {"revision": revision, "token": token, "cache_dir": cache_folder}
         try:
-            model = AutoModel.from_pretrained(name_or_path, trust_remote_code=trust_remote_code,
-                                              **model_kwargs)
-            tokenizer = AutoTokenizer.from_pretrained(name_or_path, trust_remote_code=trust_remote_code)
-        except OSError as err:
-            raise OSError(
-                f"could not load a transformer from {name_or_path!r}: {err}\n"
-                "Check the path (a folder with config.json and weights) or, for a hub name, "
-                "your network connection / HF_HUB_OFFLINE setting.") from err
+            model = AutoModel.from_pretrained(path, trust_remote_code=trust_remote_code, **hub, **model_kwargs)
+            tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code, **hub)
+        except hub_errors() as err:
+            if not local:
+                raise both_readings_error(name_or_path, "the transformer", err) from err
+            raise OSError(f"could not load a transformer from the folder {name_or_path!r}: {err}\n"
+                          "A model folder holds config.json, the weights and the tokenizer files.") from err
         return cls(model, tokenizer, pooling=pooling, max_length=max_length)
 
     @property
@@ -141,3 +165,7 @@ class TransformerEncoder(Encoder):
 
     def token_lengths(self, texts: list[str]) -> list[int]:
         return [len(t) for t in texts]
+
+    def input_embedding_module(self) -> torch.nn.Embedding:
+        """The model's token-embedding table (``get_input_embeddings()``); position embeddings are added after it."""
+        return self.model.get_input_embeddings()

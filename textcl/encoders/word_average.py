@@ -9,37 +9,21 @@ for evaluation, not something to train. Saved folders have the same layout as
 
 from __future__ import annotations
 
-import os
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
-from textcl.encoders.base import Encoder, validate_texts
-from textcl.encoders.rnn import (
-    CONFIG_FILE,
-    _build_embedding,
-    _check_int,
-    _load_state,
-    _read_folder,
-    _write_folder,
-)
-from textcl.encoders.word_tokenizer import (
-    count_tokens,
-    encode_texts,
-    tokenizer_kind,
-    unknown_token_id,
-)
-from textcl.encoders.word_vectors import (
-    DEFAULT_GLOVE_VOCAB_SIZE,
-    file_embeddings,
-    glove_embeddings,
-)
+from textcl.encoders.word_embedding import WordEmbeddingEncoder, build_embedding
+from textcl.encoders.word_tokenizer import tokenizer_kind, unknown_token_id
 
-__all__ = ["WordAverageEncoder"]
+__all__ = ["POOLINGS", "WordAverageEncoder"]
+
+# The average is a mean pooling; "mean" is the one pooling a load override may name.
+POOLINGS = ("mean",)
 
 
-class WordAverageEncoder(Encoder):
+class WordAverageEncoder(WordEmbeddingEncoder):
     """Mean of frozen word vectors over a sentence's tokens.
 
     Args:
@@ -58,6 +42,12 @@ class WordAverageEncoder(Encoder):
     Shape:
         ``forward``: ``(batch, seq_len)`` ids and mask -> ``(batch, word_dim)``.
 
+    Constructors ``from_glove``, ``from_word_vectors`` and
+    ``from_transformer_embeddings`` and the folder format (``save`` /
+    ``load(path, pooling=None, max_length=None)``; ``pooling`` may only be
+    ``"mean"``) come from
+    :class:`~textcl.encoders.word_embedding.WordEmbeddingEncoder`.
+
     Example:
         >>> enc = WordAverageEncoder.from_glove(vocab_size=50_000)
         >>> enc(enc.tokenize(["a man plays guitar ."])).shape
@@ -65,6 +55,7 @@ class WordAverageEncoder(Encoder):
     """
 
     kind: ClassVar[str] = "word_average"
+    POOLINGS: ClassVar[tuple[str, ...]] = POOLINGS
 
     def __init__(
         self,
@@ -76,67 +67,15 @@ class WordAverageEncoder(Encoder):
         skip_unknown: bool = True,
         max_length: int = 512,
     ) -> None:
-        super().__init__()
-        _check_int("max_length", max_length)
-        tokenizer_kind(tokenizer)  # fails fast on an unsupported tokenizer
-        self.tokenizer = tokenizer
+        super().__init__(tokenizer, max_length)
         self.skip_unknown = bool(skip_unknown)
-        self._max_length = max_length
-        self.embeddings = _build_embedding(
+        self.embeddings = build_embedding(
             tokenizer, embeddings, num_embeddings, word_dim, freeze=True
         )
-
-    @classmethod
-    def from_glove(
-        cls,
-        vocab_size: int | None = DEFAULT_GLOVE_VOCAB_SIZE,
-        corpus: list[str] | None = None,
-        **kwargs: Any,
-    ) -> "WordAverageEncoder":
-        """Averaged packaged GloVe 6B 50-d vectors.
-
-        Args:
-            vocab_size: keep the ``vocab_size`` most frequent GloVe words (None: all).
-            corpus: sentences whose GloVe-known words are kept as well.
-            **kwargs: ``skip_unknown``, ``max_length``.
-        """
-        tokenizer, matrix = glove_embeddings(vocab_size, corpus)
-        return cls(tokenizer, matrix, **kwargs)
-
-    @classmethod
-    def from_word_vectors(
-        cls,
-        path: str | os.PathLike,
-        lowercase: bool = True,
-        vocab_limit: int | None = None,
-        **kwargs: Any,
-    ) -> "WordAverageEncoder":
-        """Averaged vectors of a GloVe / word2vec text file.
-
-        Args:
-            path: the vector file.
-            lowercase: lowercase input text (False for cased vectors).
-            vocab_limit: read at most this many vectors.
-            **kwargs: ``skip_unknown``, ``max_length``.
-        """
-        tokenizer, matrix = file_embeddings(path, lowercase, vocab_limit)
-        return cls(tokenizer, matrix, **kwargs)
 
     @property
     def embedding_dim(self) -> int:
         return self.embeddings.embedding_dim
-
-    @property
-    def max_length(self) -> int:
-        return self._max_length
-
-    def tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
-        """Validate and tokenize sentences into right-padded ``input_ids`` / ``attention_mask``."""
-        return encode_texts(self.tokenizer, validate_texts(texts), self.max_length)
-
-    def token_lengths(self, texts: list[str]) -> list[int]:
-        """Token counts, capped at ``max_length``."""
-        return [min(n, self.max_length) for n in count_tokens(self.tokenizer, texts)]
 
     def forward(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
         """Average the word vectors of the real (and, by default, known) tokens.
@@ -165,32 +104,3 @@ class WordAverageEncoder(Encoder):
             "skip_unknown": self.skip_unknown,
             "max_length": self.max_length,
         }
-
-    def save(self, path: str | os.PathLike) -> None:
-        """Write ``encoder_config.json``, ``model.safetensors`` and ``tokenizer/`` into ``path``."""
-        _write_folder(self, path)
-
-    @classmethod
-    def load(
-        cls, path: str | os.PathLike, device: str | torch.device = "cpu"
-    ) -> "WordAverageEncoder":
-        """Rebuild an encoder saved by :meth:`save`, in eval mode.
-
-        Raises:
-            FileNotFoundError: if the folder or a file in it is missing.
-            ValueError: if the config names another kind or the weights are
-                corrupt or do not fit the config.
-        """
-        config, tokenizer, state = _read_folder(path, cls.kind)
-        try:
-            encoder = cls(
-                tokenizer,
-                num_embeddings=config["num_embeddings"],
-                word_dim=config["word_dim"],
-                skip_unknown=config["skip_unknown"],
-                max_length=config["max_length"],
-            )
-        except KeyError as e:
-            raise ValueError(f"{os.path.join(path, CONFIG_FILE)} lacks the setting {e}") from None
-        _load_state(encoder, state, path)
-        return encoder.to(device).eval()

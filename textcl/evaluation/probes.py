@@ -2,39 +2,42 @@
 
 A logistic regression (scikit-learn, L2, lbfgs) is trained on the embeddings
 and its accuracy reported x100. The protocols follow SentEval's
-``tools/validation.py`` (Conneau & Kiela, 2018), with the SimCSE settings
-(``kfold=10``):
+``tools/validation.py`` (Conneau & Kiela, 2018) with its scikit-learn ``C``
+grids, seed 1111 and SimCSE's ``kfold=10``; ``docs/evaluation.md`` lists every
+difference from SentEval, with figures.
 
-* MR, CR, SUBJ, MPQA: 10-fold stratified CV; in each outer fold the L2
-  strength ``C`` is picked from :data:`C_GRID` (``2^-2 .. 2^3``, SentEval's
-  scikit-learn grid) by an inner stratified CV, then refit on the outer
-  training part.
-* SST-2: trained on train, ``C`` picked on dev, scored on test.
+* MR, CR, SUBJ, MPQA: 10-fold stratified CV; in each outer fold ``C`` is
+  picked from :data:`C_GRID` (``2^-2 .. 2^3``) by an inner stratified CV on
+  the outer training part, then refit on it (:func:`cv_probe`).
+* SST-2: trained on train, ``C`` picked on dev, scored on test (:func:`split_probe`).
 * TREC, MRPC: ``C`` picked from :data:`C_GRID_KFOLD` (``2^-1 .. 2^5``) by
   10-fold CV on train, refit on train, scored on test; MRPC also reports F1
-  of the paraphrase class.
+  of the paraphrase class (:func:`kfold_test_probe`).
 
-Deviations from SentEval (speed on CPUs, comparability across encoders):
+Every ``C`` search is scikit-learn's ``LogisticRegressionCV`` (one warm-started
+regularisation path per fold, ``C`` ascending). :func:`select_c` then takes the
+*smallest* ``C`` whose mean CV accuracy is within :data:`C_TOLERANCE` points of
+the best, where SentEval takes the first maximum: with near-equal scores, one
+changed prediction (e.g. from float32 rounding in the embeddings) flipped the
+choice between neighbouring ``C`` values and moved CR by 0.1.
+
+Deviations from SentEval (all in docs/evaluation.md):
 
 * the inner CV of MR/CR/SUBJ/MPQA uses 5 folds, not 10 (SentEval reuses its
-  outer ``kfold``): half the fits; on all-MiniLM-L6-v2 / MR, 76.80 vs 76.51,
-  a difference of the size that a flip of the chosen ``C`` between
-  neighbouring grid values in one outer fold makes (even 1e-7 changes in the
-  embeddings move MR by 0.2 that way);
+  outer ``kfold``): half the fits;
+* ``C`` is the smallest within :data:`C_TOLERANCE` of the best, not the argmax;
 * embeddings are rescaled by one scalar, the mean L2 norm of the training
   embeddings (``scaling="norm"``), so that SentEval's ``C`` grid means the
   same for encoders of any output scale; for unit-norm embeddings this is the
-  identity and the protocol is SentEval's. ``scaling="standard"`` z-scores
-  each feature instead (on all-MiniLM-L6-v2: MR 76.26 instead of 76.80, MRPC
-  65.7 instead of 72.8, as SentEval's grid then regularises far too little),
-  ``"none"`` uses raw features;
-* the ``C`` grid is scanned from small to large with warm starts;
-* BLAS/OpenMP use one thread while fitting (``n_jobs=1`` throughout): on a
-  shared 2-core machine two threads made the MR probe 9x slower (215 s vs
-  24 s) through contention, and one thread gives reproducible numbers;
+  identity. ``scaling="standard"`` z-scores each feature (statistics of each
+  training part) instead, ``"none"`` uses raw features;
+* folds are drawn over the files' order, not over SentEval's length-sorted order;
 * MRPC features default to ``[u, v, |u - v|, u * v]`` (InferSent's pair
-  features, as asked for textcl); ``pair_mode="senteval"`` gives SentEval's
-  ``[|u - v|, u * v]``.
+  features); ``pair_mode="senteval"`` gives SentEval's ``[|u - v|, u * v]``.
+
+BLAS/OpenMP use one thread per fit (on a shared 2-core machine two threads
+made the MR probe 9x slower through contention); ``n_jobs`` spreads the folds
+over processes instead.
 
 Example:
     >>> evaluate_probe(model.encode, "mr", "../shared/data")  # doctest: +SKIP
@@ -43,16 +46,20 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 import os
 import warnings
 from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 from sklearn.metrics import f1_score
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import PredefinedSplit, StratifiedKFold, cross_validate
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from textcl.evaluation.senteval import (
@@ -68,12 +75,15 @@ from textcl.evaluation.user_data import load_table
 __all__ = [
     "C_GRID",
     "C_GRID_KFOLD",
+    "C_TOLERANCE",
     "SEED",
     "PairMode",
     "Scaling",
+    "LogisticProbe",
+    "select_c",
+    "grid_search_c",
     "scale_by_norm",
     "pair_features",
-    "grid_scores",
     "cv_probe",
     "split_probe",
     "kfold_test_probe",
@@ -84,6 +94,7 @@ __all__ = [
 
 C_GRID: tuple[float, ...] = tuple(2.0**t for t in range(-2, 4))
 C_GRID_KFOLD: tuple[float, ...] = tuple(2.0**t for t in range(-1, 6))
+C_TOLERANCE = 0.1  # accuracy points: a C this close to the best counts as tied
 SEED = 1111  # SentEval's fold seed
 PairMode = Literal["full", "senteval"]
 Scaling = Literal["norm", "standard", "none"]
@@ -123,42 +134,34 @@ def scale_by_norm(reference: np.ndarray, *arrays: np.ndarray) -> list[np.ndarray
     return [(np.asarray(a, dtype=np.float32) / scale).astype(np.float32) for a in arrays]
 
 
-def _standardize(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
-    """Scale every array by the training part's mean and standard deviation."""
-    mean = train.mean(axis=0)
-    std = train.std(axis=0)
-    std[std < 1e-12] = 1.0  # constant features stay constant instead of dividing by 0
-    return [((x - mean) / std).astype(np.float32) for x in (train, *others)]
-
-
-def _classifier(max_iter: int) -> LogisticRegression:
-    return LogisticRegression(solver="lbfgs", max_iter=max_iter, warm_start=True)
-
-
-def grid_scores(x_train: np.ndarray, y_train: np.ndarray, evals: Sequence[np.ndarray],
-                c_grid: Sequence[float] = C_GRID, max_iter: int = 1000) -> list[list[np.ndarray]]:
-    """Fit one classifier per ``C`` (warm-started, ascending) and predict each eval set.
+def select_c(scores: Sequence[float], tolerance: float = C_TOLERANCE) -> int:
+    """Index of the smallest ``C`` whose score is within ``tolerance`` of the best.
 
     Args:
-        x_train: features, shape ``(n, f)``.
-        y_train: labels, shape ``(n,)``.
-        evals: feature matrices to predict.
-        c_grid: the ``C`` values, scanned in the given order.
-        max_iter: lbfgs iteration cap.
+        scores: mean CV accuracies x100, one per ``C``, ``C`` ascending.
+        tolerance: accuracy points; 0 gives the first maximum (SentEval).
 
     Returns:
-        ``out[i][j]``: predictions of the model with ``c_grid[i]`` on ``evals[j]``.
+        The chosen index: the strongest regularisation that is as good as the
+        best up to ``tolerance``, so that near-ties do not flip the choice.
+
+    Raises:
+        ValueError: empty or non-finite scores, or a negative tolerance.
     """
-    clf = _classifier(max_iter)
-    out = []
-    with warnings.catch_warnings(), threadpool_limits(limits=1):
-        # a not-quite-converged weakly regularised fit is still a valid probe
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        for c in c_grid:
-            clf.set_params(C=c)
-            clf.fit(x_train, y_train)
-            out.append([clf.predict(x) for x in evals])
-    return out
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.ndim != 1 or scores.size == 0 or not np.all(np.isfinite(scores)):
+        raise ValueError(f"scores must be a non-empty 1-d array of finite numbers, got {scores!r}")
+    if tolerance < 0:
+        raise ValueError(f"tolerance must be >= 0, got {tolerance}")
+    # 1e-9 absorbs the rounding of fold means, so an exact tie at the tolerance counts
+    return int(np.flatnonzero(scores >= scores.max() - tolerance - 1e-9)[0])
+
+
+def _check_grid(c_grid: Sequence[float]) -> list[float]:
+    grid = [float(c) for c in c_grid]
+    if not grid or any(c <= 0 for c in grid) or any(a >= b for a, b in zip(grid, grid[1:])):
+        raise ValueError(f"c_grid must be positive and strictly ascending, got {tuple(c_grid)}")
+    return grid
 
 
 def _n_folds(y: np.ndarray, wanted: int) -> int:
@@ -172,103 +175,198 @@ def _n_folds(y: np.ndarray, wanted: int) -> int:
     return int(min(wanted, counts.min()))
 
 
-def _cv_grid(x: np.ndarray, y: np.ndarray, c_grid: Sequence[float], n_folds: int, seed: int,
-             max_iter: int) -> np.ndarray:
-    """Mean CV accuracy of each ``C`` (ties are broken by the first, i.e. strongest, C)."""
-    n_folds = _n_folds(y, n_folds)
-    folds = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-    acc = np.zeros(len(c_grid))
-    for tr, te in folds.split(x, y):
-        for i, (pred,) in enumerate(grid_scores(x[tr], y[tr], [x[te]], c_grid, max_iter)):
-            acc[i] += np.mean(pred == y[te]) / n_folds
-    return acc
+# scikit-learn >= 1.8 warns unless the L2 path and the new attribute layout are asked for
+_NEW_CV_API = "use_legacy_attributes" in inspect.signature(LogisticRegressionCV).parameters
+_CV_KWARGS: dict[str, Any] = {"l1_ratios": (0.0,), "use_legacy_attributes": False} if _NEW_CV_API else {}
+
+
+def grid_search_c(x: np.ndarray, y: np.ndarray, c_grid: Sequence[float], cv: Any,
+                  max_iter: int = 1000, n_jobs: int | None = None) -> np.ndarray:
+    """Mean CV accuracy x100 of each ``C`` (scikit-learn's ``LogisticRegressionCV``).
+
+    Each fold fits one regularisation path, warm-started from ``C`` to ``C``
+    in the order of ``c_grid`` (ascending: strong to weak regularisation).
+
+    Args:
+        x: features, shape ``(n, f)``.
+        y: labels, shape ``(n,)``.
+        c_grid: candidate ``C`` values, strictly ascending.
+        cv: a scikit-learn splitter (``StratifiedKFold``, ``PredefinedSplit``...).
+        max_iter: lbfgs iteration cap.
+        n_jobs: processes over folds (``None``: one).
+
+    Returns:
+        Shape ``(len(c_grid),)``: accuracy x100 averaged over folds.
+    """
+    search = LogisticRegressionCV(Cs=_check_grid(c_grid), cv=cv, scoring="accuracy", solver="lbfgs",
+                                  max_iter=max_iter, refit=False, n_jobs=n_jobs, **_CV_KWARGS)
+    with warnings.catch_warnings(), threadpool_limits(limits=1):
+        # a not-quite-converged weakly regularised fit is still a valid probe
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search.fit(x, y)
+    scores = search.scores_
+    if isinstance(scores, dict):  # scikit-learn < 1.8: {class: (n_folds, n_cs)}, same for every class
+        scores = next(iter(scores.values()))
+    scores = np.asarray(scores).reshape(-1, len(c_grid))  # (n_folds, n_cs)
+    return 100 * scores.mean(axis=0)
+
+
+def _fit(x: np.ndarray, y: np.ndarray, c: float, max_iter: int) -> LogisticRegression:
+    clf = LogisticRegression(C=c, solver="lbfgs", max_iter=max_iter)
+    with warnings.catch_warnings(), threadpool_limits(limits=1):
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return clf.fit(x, y)
+
+
+class LogisticProbe(ClassifierMixin, BaseEstimator):
+    """Logistic regression whose ``C`` is picked by stratified CV, stably.
+
+    ``fit`` scores every ``C`` by ``n_folds``-fold CV (:func:`grid_search_c`),
+    takes the smallest within ``tolerance`` of the best (:func:`select_c`) and
+    refits on all the data: SentEval's inner loop, as a scikit-learn estimator
+    (so that ``cross_validate`` runs the outer loop).
+
+    Args:
+        c_grid: candidate ``C`` values, ascending.
+        n_folds: CV folds (capped by the smallest class size).
+        seed: fold shuffling seed.
+        tolerance: accuracy points within which ``C`` values count as tied.
+        max_iter: lbfgs iteration cap.
+        n_jobs: processes over the CV folds.
+
+    Attributes:
+        C_: the chosen ``C``.
+        cv_scores_: accuracy x100 of each ``C``, shape ``(len(c_grid),)``.
+        cv_accuracy_: the chosen ``C``'s CV accuracy x100.
+        model_: the refit ``LogisticRegression``.
+    """
+
+    def __init__(self, c_grid: Sequence[float] = C_GRID, n_folds: int = 5, seed: int = SEED,
+                 tolerance: float = C_TOLERANCE, max_iter: int = 1000, n_jobs: int | None = None) -> None:
+        self.c_grid = c_grid
+        self.n_folds = n_folds
+        self.seed = seed
+        self.tolerance = tolerance
+        self.max_iter = max_iter
+        self.n_jobs = n_jobs
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> LogisticProbe:
+        """Pick ``C`` by CV on ``(x, y)``, then refit on all of it."""
+        folds = StratifiedKFold(n_splits=_n_folds(np.asarray(y), self.n_folds), shuffle=True,
+                                random_state=self.seed)
+        self.cv_scores_ = grid_search_c(x, y, self.c_grid, folds, self.max_iter, self.n_jobs)
+        best = select_c(self.cv_scores_, self.tolerance)
+        self.C_ = float(self.c_grid[best])
+        self.cv_accuracy_ = float(self.cv_scores_[best])
+        self.model_ = _fit(x, y, self.C_, self.max_iter)
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Class predictions of the refit model, shape ``(n,)``."""
+        return self.model_.predict(x)
+
+
+def _with_scaler(probe: LogisticProbe, standardize: bool) -> Any:
+    # the scaler learns from each training part only, as SentEval's folds would
+    return make_pipeline(StandardScaler(), probe) if standardize else probe
 
 
 def cv_probe(features: np.ndarray, labels: np.ndarray, n_folds: int = 10, inner_folds: int = 5,
              c_grid: Sequence[float] = C_GRID, seed: int = SEED, standardize: bool = False,
-             max_iter: int = 1000) -> dict[str, Any]:
+             max_iter: int = 1000, tolerance: float = C_TOLERANCE, n_jobs: int | None = None
+             ) -> dict[str, Any]:
     """Nested stratified CV (SentEval's ``InnerKFoldClassifier``).
+
+    The outer loop is scikit-learn's ``cross_validate`` over a :class:`LogisticProbe`.
 
     Args:
         features: shape ``(n, f)``.
         labels: shape ``(n,)``.
         n_folds: outer folds (capped by the smallest class size, as are inner folds).
         inner_folds: folds of the inner ``C`` search.
-        c_grid: candidate ``C`` values.
-        seed: fold shuffling seed.
-        standardize: scale features by each outer training part's statistics.
+        c_grid: candidate ``C`` values, ascending.
+        seed: fold shuffling seed (outer and inner, as in SentEval).
+        standardize: z-score features by each training part's statistics.
         max_iter: lbfgs iteration cap.
+        tolerance: see :func:`select_c`.
+        n_jobs: processes over the outer folds.
 
     Returns:
-        ``{"accuracy": mean outer-fold accuracy x100, "dev_accuracy": mean best
-        inner accuracy x100, "predictions": out-of-fold predictions (n,)}``.
+        ``{"accuracy": mean outer-fold accuracy x100, "dev_accuracy": mean inner
+        accuracy x100 at the chosen C, "C": chosen C per outer fold,
+        "predictions": out-of-fold predictions (n,)}``.
     """
     x, y = np.asarray(features, dtype=np.float32), np.asarray(labels)
     folds = StratifiedKFold(n_splits=_n_folds(y, n_folds), shuffle=True, random_state=seed)
-    test_acc, dev_acc = [], []
+    probe = LogisticProbe(c_grid, inner_folds, seed, tolerance, max_iter)
+    out = cross_validate(_with_scaler(probe, standardize), x, y, cv=folds, n_jobs=n_jobs,
+                         return_estimator=True, return_indices=True)
+    fitted = [est[-1] if standardize else est for est in out["estimator"]]
     predictions = np.empty_like(y)
-    for tr, te in folds.split(x, y):
-        x_tr, x_te = _standardize(x[tr], x[te]) if standardize else (x[tr], x[te])
-        inner = _cv_grid(x_tr, y[tr], c_grid, inner_folds, seed, max_iter)
-        best = int(np.argmax(inner))
-        ((pred,),) = grid_scores(x_tr, y[tr], [x_te], [c_grid[best]], max_iter)
-        predictions[te] = pred
-        test_acc.append(np.mean(pred == y[te]))
-        dev_acc.append(inner[best])
-    return {"accuracy": float(100 * np.mean(test_acc)), "dev_accuracy": float(100 * np.mean(dev_acc)),
-            "predictions": predictions}
+    for est, te in zip(out["estimator"], out["indices"]["test"]):
+        predictions[te] = est.predict(x[te])
+    return {"accuracy": float(100 * np.mean(out["test_score"])),
+            "dev_accuracy": float(np.mean([p.cv_accuracy_ for p in fitted])),
+            "C": [p.C_ for p in fitted], "predictions": predictions}
 
 
 def split_probe(train: tuple[np.ndarray, np.ndarray], dev: tuple[np.ndarray, np.ndarray],
                 test: tuple[np.ndarray, np.ndarray], c_grid: Sequence[float] = C_GRID,
-                standardize: bool = False, max_iter: int = 1000) -> dict[str, Any]:
+                standardize: bool = False, max_iter: int = 1000, tolerance: float = C_TOLERANCE
+                ) -> dict[str, Any]:
     """Train / pick ``C`` on dev / score test (SentEval's ``SplitClassifier``).
 
     Args:
         train, dev, test: ``(features, labels)`` pairs.
-        c_grid: candidate ``C`` values.
+        c_grid: candidate ``C`` values, ascending.
         standardize: scale by the training features' statistics.
         max_iter: lbfgs iteration cap.
+        tolerance: see :func:`select_c`.
 
     Returns:
         ``{"accuracy", "dev_accuracy", "C", "predictions"}`` (accuracies x100).
     """
     (x_tr, y_tr), (x_dev, y_dev), (x_te, y_te) = train, dev, test
     if standardize:
-        x_tr, x_dev, x_te = _standardize(x_tr, x_dev, x_te)
-    # the fit at the chosen C is the refit SentEval does: same data, same convex optimum
-    preds = grid_scores(x_tr, y_tr, [x_dev, x_te], c_grid, max_iter)
-    dev_acc = [np.mean(p_dev == y_dev) for p_dev, _ in preds]
-    best = int(np.argmax(dev_acc))
-    pred = preds[best][1]
-    return {"accuracy": float(100 * np.mean(pred == y_te)), "dev_accuracy": float(100 * dev_acc[best]),
+        scaler = StandardScaler().fit(x_tr)
+        x_tr, x_dev, x_te = (scaler.transform(a).astype(np.float32) for a in (x_tr, x_dev, x_te))
+    # one "fold": fit on train (-1: never tested), score on dev (fold 0)
+    x_all = np.concatenate([x_tr, x_dev]).astype(np.float32)  # (n_train + n_dev, f)
+    y_all = np.concatenate([y_tr, y_dev])
+    split = PredefinedSplit(np.r_[np.full(len(y_tr), -1), np.zeros(len(y_dev), dtype=int)])
+    dev_scores = grid_search_c(x_all, y_all, c_grid, split, max_iter)
+    best = select_c(dev_scores, tolerance)
+    pred = _fit(x_tr, y_tr, c_grid[best], max_iter).predict(x_te)
+    return {"accuracy": float(100 * np.mean(pred == y_te)), "dev_accuracy": float(dev_scores[best]),
             "C": float(c_grid[best]), "predictions": pred}
 
 
 def kfold_test_probe(train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray],
                      n_folds: int = 10, c_grid: Sequence[float] = C_GRID_KFOLD, seed: int = SEED,
-                     standardize: bool = False, max_iter: int = 1000) -> dict[str, Any]:
+                     standardize: bool = False, max_iter: int = 1000, tolerance: float = C_TOLERANCE,
+                     n_jobs: int | None = None) -> dict[str, Any]:
     """Pick ``C`` by CV on train, refit on train, score test (SentEval's ``KFoldClassifier``).
 
     Args:
         train, test: ``(features, labels)`` pairs.
         n_folds: CV folds on train (capped by the smallest class size).
-        c_grid: candidate ``C`` values.
+        c_grid: candidate ``C`` values, ascending.
         seed: fold shuffling seed.
         standardize: scale by the training features' statistics.
         max_iter: lbfgs iteration cap.
+        tolerance: see :func:`select_c`.
+        n_jobs: processes over the CV folds.
 
     Returns:
         ``{"accuracy", "dev_accuracy", "C", "predictions"}`` (accuracies x100).
     """
     (x_tr, y_tr), (x_te, y_te) = train, test
-    if standardize:
-        x_tr, x_te = _standardize(x_tr, x_te)
-    cv = _cv_grid(x_tr, y_tr, c_grid, n_folds, seed, max_iter)
-    best = int(np.argmax(cv))
-    ((pred,),) = grid_scores(x_tr, y_tr, [x_te], [c_grid[best]], max_iter)
-    return {"accuracy": float(100 * np.mean(pred == y_te)), "dev_accuracy": float(100 * cv[best]),
-            "C": float(c_grid[best]), "predictions": pred}
+    probe = LogisticProbe(c_grid, n_folds, seed, tolerance, max_iter, n_jobs)
+    model = _with_scaler(probe, standardize).fit(np.asarray(x_tr, dtype=np.float32), y_tr)
+    pred = model.predict(np.asarray(x_te, dtype=np.float32))
+    return {"accuracy": float(100 * np.mean(pred == y_te)), "dev_accuracy": probe.cv_accuracy_,
+            "C": probe.C_, "predictions": pred}
 
 
 def _embed(encode: Encode, texts: list[str]) -> np.ndarray:
@@ -291,7 +389,8 @@ def _scaled(scaling: Scaling, train: np.ndarray, *others: np.ndarray) -> tuple[l
 
 def evaluate_probe_data(encode: Encode, task: str, data: dict[str, PairData | TextData],
                         n_folds: int = 10, inner_folds: int = 5, pair_mode: PairMode = "full",
-                        scaling: Scaling = "norm", seed: int = SEED) -> dict[str, float]:
+                        scaling: Scaling = "norm", seed: int = SEED, *,
+                        tolerance: float = C_TOLERANCE, n_jobs: int | None = None) -> dict[str, float]:
     """Run the probe of one transfer task on already-loaded data.
 
     Args:
@@ -304,6 +403,9 @@ def evaluate_probe_data(encode: Encode, task: str, data: dict[str, PairData | Te
         scaling: ``"norm"`` (embeddings / mean training norm), ``"standard"``
             (per-feature z-score) or ``"none"``; see the module docstring.
         seed: fold shuffling seed.
+        tolerance: ``C`` values within this many accuracy points of the best
+            count as tied; the smallest wins (see :func:`select_c`).
+        n_jobs: processes over CV folds (``None``: one).
 
     Returns:
         ``{"accuracy", "dev_accuracy", "n"}`` (+ ``"f1"`` for MRPC), x100.
@@ -323,13 +425,13 @@ def evaluate_probe_data(encode: Encode, task: str, data: dict[str, PairData | Te
             embs[i] = pair_features(emb[:n], emb[n:], pair_mode)  # u, v: (n, d) each
     sets = list(zip(embs, labels))
     if task == "sst2":
-        out = split_probe(*sets, c_grid=C_GRID, standardize=standardize)
+        out = split_probe(*sets, c_grid=C_GRID, standardize=standardize, tolerance=tolerance)
     elif task in ("trec", "mrpc"):
         out = kfold_test_probe(*sets, n_folds=n_folds, c_grid=C_GRID_KFOLD, seed=seed,
-                               standardize=standardize)
+                               standardize=standardize, tolerance=tolerance, n_jobs=n_jobs)
     else:
         out = cv_probe(*sets[0], n_folds=n_folds, inner_folds=inner_folds, c_grid=C_GRID, seed=seed,
-                       standardize=standardize)
+                       standardize=standardize, tolerance=tolerance, n_jobs=n_jobs)
     result = {k: out[k] for k in ("accuracy", "dev_accuracy")}
     if task == "mrpc":
         result["f1"] = float(100 * f1_score(labels[-1], out["predictions"]))
@@ -359,7 +461,8 @@ def evaluate_probe(encode: Encode, task: str, data_dir: str | os.PathLike, **kwa
 def probe_user_data(encode: Encode, data: Any, text_col: str = "text", label_col: str = "label",
                     train_split: str = "train", test_split: str = "test", name: str | None = None,
                     n_folds: int = 10, inner_folds: int = 5, scaling: Scaling = "norm",
-                    seed: int = SEED) -> dict[str, float]:
+                    seed: int = SEED, *, tolerance: float = C_TOLERANCE,
+                    n_jobs: int | None = None) -> dict[str, float]:
     """Linear probe (e.g. sentiment) on the user's own labelled sentences.
 
     With a test split: ``C`` is picked by CV on the train split, then the model
@@ -377,6 +480,8 @@ def probe_user_data(encode: Encode, data: Any, text_col: str = "text", label_col
         n_folds, inner_folds: CV folds.
         scaling: feature scaling (see :func:`evaluate_probe_data`).
         seed: fold shuffling seed.
+        tolerance: see :func:`select_c`.
+        n_jobs: processes over CV folds.
 
     Returns:
         ``{"accuracy", "macro_f1", "n_train", "n_test"}`` (x100; ``n_test`` is 0
@@ -404,11 +509,12 @@ def probe_user_data(encode: Encode, data: Any, text_col: str = "text", label_col
     if test_split in splits:
         y_test = labels[test_split]
         out = kfold_test_probe((embs[0], labels[train_split]), (embs[1], y_test), folds,
-                               C_GRID_KFOLD, seed, standardize)
+                               C_GRID_KFOLD, seed, standardize, tolerance=tolerance, n_jobs=n_jobs)
         n_test = len(y_test)
     else:
         y_test = labels[train_split]
-        out = cv_probe(embs[0], y_test, folds, inner_folds, C_GRID, seed, standardize)
+        out = cv_probe(embs[0], y_test, folds, inner_folds, C_GRID, seed, standardize,
+                       tolerance=tolerance, n_jobs=n_jobs)
         n_test = 0
     return {"accuracy": out["accuracy"],
             "macro_f1": float(100 * f1_score(y_test, out["predictions"], average="macro")),

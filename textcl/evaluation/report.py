@@ -1,10 +1,15 @@
-"""Run a whole evaluation: every task, each distinct sentence encoded once.
+"""Run a whole evaluation: every task, each distinct sentence of a task encoded once.
 
-:func:`evaluate` loads the requested tasks, gathers every sentence they need,
-encodes each distinct one a single time (length-sorted chunks, with a
-progress bar), and scores all tasks from that table. Results are a plain dict
+:func:`evaluate` loads the requested tasks and, task by task, encodes that
+task's distinct sentences (length-sorted chunks, with a progress bar) and
+scores it from that table. Each task is encoded on its own, so its embeddings
+(and score) do not depend on which other tasks run with it: a table shared
+across tasks puts a sentence into different length-sorted batches, and float32
+sums then differ in the last bits. Results are a plain dict
 ``{task: {metric: value}}`` with the summary entries ``sts_avg`` and
-``transfer_avg``; :func:`format_markdown` and :func:`write_json` present it.
+``transfer_avg``, and ``meta["time_split"]`` (seconds spent encoding and
+scoring each task); :func:`format_markdown`, :func:`format_time_split` and
+:func:`write_json` present it.
 
 Example:
     >>> results = evaluate(model.encode, "stsb,mr", "../shared/data")  # doctest: +SKIP
@@ -24,7 +29,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from textcl.evaluation.geometry import alignment_uniformity_data
-from textcl.evaluation.probes import SEED, PairMode, Scaling, evaluate_probe_data
+from textcl.evaluation.probes import C_TOLERANCE, SEED, PairMode, Scaling, evaluate_probe_data
 from textcl.evaluation.senteval import (
     STS_TASKS,
     TRANSFER_TASKS,
@@ -38,8 +43,10 @@ __all__ = [
     "EmbeddingTable",
     "encode_unique",
     "default_data_dir",
+    "task_texts",
     "evaluate",
     "format_markdown",
+    "format_time_split",
     "write_json",
 ]
 
@@ -105,6 +112,20 @@ def encode_unique(encode: Encode, sentences: Iterable[str], chunk_size: int = 51
     return EmbeddingTable(unique, embeddings)
 
 
+def task_texts(task: str, data: dict[str, Any]) -> list[str]:
+    """The sentences a task's score needs (repeats kept).
+
+    STS tasks are scored on their test split only (train/dev are not
+    encoded); a probe needs every split.
+
+    Args:
+        task: a task name.
+        data: ``{split: data}`` as returned by :func:`~textcl.evaluation.senteval.load_task`.
+    """
+    splits = [data["test"]] if task in STS_TASKS else list(data.values())
+    return [s for d in splits for s in d.texts()]
+
+
 def default_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
     """``data_dir``, else the ``TEXTCL_DATA`` environment variable, resolved.
 
@@ -131,7 +152,8 @@ def evaluate(encode: Encode, tasks: str | Sequence[str] = "all",
              inner_folds: int = 5, pair_mode: PairMode = "full", scaling: Scaling = "norm",
              geometry: bool = True,
              plots_dir: str | os.PathLike | None = None, chunk_size: int = 512,
-             show_progress: bool = True, seed: int = SEED) -> dict[str, Any]:
+             show_progress: bool = True, seed: int = SEED, tolerance: float = C_TOLERANCE,
+             n_jobs: int | None = None) -> dict[str, Any]:
     """Evaluate an encoder on STS and transfer tasks.
 
     Args:
@@ -147,12 +169,17 @@ def evaluate(encode: Encode, tasks: str | Sequence[str] = "all",
         chunk_size: sentences per ``encode`` call.
         show_progress: draw a progress bar while encoding.
         seed: probe fold seed.
+        tolerance: probe ``C`` values within this many accuracy points of the
+            best count as tied (see :func:`~textcl.evaluation.probes.select_c`).
+        n_jobs: processes over the probes' CV folds (``None``: one).
 
     Returns:
         ``{task: {metric: value}}`` (correlations and accuracies x100), plus
         ``sts_avg`` ``{"spearman", "tasks"}`` over the STS tasks present,
         ``transfer_avg`` ``{"accuracy", "tasks"}``, ``alignment_uniformity``,
-        and ``meta`` (sentence counts, encoding / per-task / total seconds, plot paths).
+        and ``meta``: sentence counts, ``time_split`` ``{task: {"encode": s,
+        "probe": s}}`` (``probe``: everything but encoding: probes, metrics),
+        ``encode_seconds`` / ``probe_seconds`` (their sums), total seconds, plot paths.
     """
     start = time.perf_counter()
     root = default_data_dir(data_dir)
@@ -160,15 +187,16 @@ def evaluate(encode: Encode, tasks: str | Sequence[str] = "all",
     if not names:
         raise FileNotFoundError(f"no task data found under {root}")
     data = {t: load_task(t, root) for t in names}
-    all_texts = [s for splits in data.values() for d in splits.values() for s in d.texts()]
-    t_enc = time.perf_counter()
-    table = encode_unique(encode, all_texts, chunk_size, show_progress)
-    encode_seconds = time.perf_counter() - t_enc
 
     results: dict[str, Any] = {}
     predictions: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    task_seconds: dict[str, float] = {}
+    time_split: dict[str, dict[str, float]] = {}
+    n_sentences = n_unique = 0
+    stsb_table = None
     for task in names:
+        texts = task_texts(task, data[task])
+        t_enc = time.perf_counter()
+        table = encode_unique(encode, texts, chunk_size, show_progress)  # this task's sentences only
         t_task = time.perf_counter()
         if task in STS_TASKS:
             out = evaluate_sts_data(table, data[task]["test"], return_predictions=True)
@@ -176,15 +204,21 @@ def evaluate(encode: Encode, tasks: str | Sequence[str] = "all",
             results[task] = out
         else:
             results[task] = evaluate_probe_data(table, task, data[task], n_folds, inner_folds,
-                                                pair_mode, scaling, seed)
-        task_seconds[task] = round(time.perf_counter() - t_task, 2)
+                                                pair_mode, scaling, seed, tolerance=tolerance,
+                                                n_jobs=n_jobs)
+        time_split[task] = {"encode": round(t_task - t_enc, 2),
+                            "probe": round(time.perf_counter() - t_task, 2)}
+        n_sentences, n_unique = n_sentences + len(texts), n_unique + len(table)
+        stsb_table = table if task == "stsb" else stsb_table
     for key, group, metric in (("sts_avg", STS_TASKS, "spearman"),
                                ("transfer_avg", TRANSFER_TASKS, "accuracy")):
         summary = _mean_over(results, group, metric)
         if summary is not None:
             results[key] = summary
-    if geometry and "stsb" in names:
-        results["alignment_uniformity"] = alignment_uniformity_data(table, data["stsb"]["test"])
+    if geometry and stsb_table is not None:
+        t_geo = time.perf_counter()
+        results["alignment_uniformity"] = alignment_uniformity_data(stsb_table, data["stsb"]["test"])
+        time_split["stsb"]["probe"] = round(time_split["stsb"]["probe"] + time.perf_counter() - t_geo, 2)
 
     plots: list[str] = []
     if plots_dir is not None:
@@ -193,10 +227,11 @@ def evaluate(encode: Encode, tasks: str | Sequence[str] = "all",
         spearman = {t: results[t]["spearman"] for t in predictions}
         plots = [str(p) for p in save_plots(predictions, results.get("alignment_uniformity"), plots_dir,
                                             spearman, titles=_NAMES)]
-    results["meta"] = {"data_dir": str(root), "tasks": names, "n_sentences": len(all_texts),
-                       "n_unique_sentences": len(table), "encode_seconds": round(encode_seconds, 2),
-                       "task_seconds": task_seconds, "total_seconds": round(time.perf_counter() - start, 2),
-                       "plots": plots}
+    results["meta"] = {"data_dir": str(root), "tasks": names, "n_sentences": n_sentences,
+                       "n_unique_sentences": n_unique, "time_split": time_split,
+                       "encode_seconds": round(sum(t["encode"] for t in time_split.values()), 2),
+                       "probe_seconds": round(sum(t["probe"] for t in time_split.values()), 2),
+                       "total_seconds": round(time.perf_counter() - start, 2), "plots": plots}
     return results
 
 
@@ -230,6 +265,22 @@ def format_markdown(results: dict[str, Any]) -> str:
     if geo:
         lines.append(f"| Alignment / uniformity (STS-B) | lower is better | "
                      f"{geo['alignment']:.3f} / {geo['uniformity']:.3f} | {geo['n_pairs']} pairs |")
+    return "\n".join(lines)
+
+
+def format_time_split(results: dict[str, Any]) -> str:
+    """A markdown table of where :func:`evaluate`'s time went, task by task.
+
+    ``encode s``: encoding the task's sentences; ``probe s``: everything else
+    (classifiers, correlations, geometry); the last column is their ratio.
+    """
+    split = results["meta"]["time_split"]
+    lines = ["| Task | encode s | probe s | probe / encode |", "|---|---:|---:|---:|"]
+    rows = [(_NAMES.get(t, t), v["encode"], v["probe"]) for t, v in split.items()]
+    rows.append(("**total**", results["meta"]["encode_seconds"], results["meta"]["probe_seconds"]))
+    for name, enc, probe in rows:
+        ratio = f"{probe / enc:.2f}" if enc > 0 else "-"
+        lines.append(f"| {name} | {enc:.1f} | {probe:.1f} | {ratio} |")
     return "\n".join(lines)
 
 

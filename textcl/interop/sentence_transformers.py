@@ -41,7 +41,7 @@ import importlib.metadata
 import json
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -88,6 +88,9 @@ class STFolder:
     max_length: int | None
     normalize: bool
     dense_path: str | None = None
+    prompts: dict[str, str] = field(default_factory=dict)
+    default_prompt_name: str | None = None
+    similarity_fn_name: str = "cosine"
 
 
 def is_st_folder(path: str) -> bool:
@@ -128,7 +131,13 @@ def read_st_folder(path: str) -> STFolder:
             normalize = True
     if transformer_path is None:
         raise ValueError(f"{path}/modules.json has no Transformer module")
-    return STFolder(transformer_path, pooling, max_length, normalize, dense_path)
+    st_cfg: dict[str, Any] = {}
+    if os.path.isfile(os.path.join(path, "config_sentence_transformers.json")):
+        with open(os.path.join(path, "config_sentence_transformers.json"), encoding="utf-8") as f:
+            st_cfg = json.load(f)
+    return STFolder(transformer_path, pooling, max_length, normalize, dense_path,
+                    prompts=dict(st_cfg.get("prompts") or {}), default_prompt_name=st_cfg.get("default_prompt_name"),
+                    similarity_fn_name=st_cfg.get("similarity_fn_name") or "cosine")
 
 
 def _read_transformer_config(path: str, folder: str) -> int | None:
@@ -294,20 +303,21 @@ def save_sentence_transformers(model: "SentenceEncoder", path: str | os.PathLike
     if model.normalize_embeddings:
         modules.append(_module(len(modules), f"{len(modules)}_Normalize", "Normalize"))
     _write_json(os.path.join(path, "modules.json"), modules)
-    _write_json(os.path.join(path, "config_sentence_transformers.json"), _st_config())
+    _write_json(os.path.join(path, "config_sentence_transformers.json"), _st_config(model))
 
 
 def _module(idx: int, folder: str, kind: str) -> dict[str, Any]:
     return {"idx": idx, "name": str(idx), "path": folder, "type": f"sentence_transformers.models.{kind}"}
 
 
-def _st_config() -> dict[str, Any]:
+def _st_config(model: "SentenceEncoder") -> dict[str, Any]:
     versions = {"transformers": transformers.__version__, "pytorch": torch.__version__}
     try:  # only recorded when installed; sentence-transformers warns about versions newer than its own
         versions["sentence_transformers"] = importlib.metadata.version("sentence-transformers")
     except importlib.metadata.PackageNotFoundError:
         pass
-    return {"__version__": versions, "prompts": {}, "default_prompt_name": None, "similarity_fn_name": "cosine"}
+    return {"__version__": versions, "prompts": dict(model.prompts), "default_prompt_name": model.default_prompt_name,
+            "similarity_fn_name": model.similarity_fn_name}
 
 
 def _write_json(path: str, obj: Any) -> None:

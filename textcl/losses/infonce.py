@@ -64,6 +64,23 @@ class InfoNCE(nn.Module):
     instead of averaged, divide by ``W``.) The global loss to log is the
     all-reduced mean of the per-rank values.
 
+    False negatives (``mask_duplicates=True``): when two rows hold the same
+    text, each copy is a negative of the other although it is the same
+    sentence, so 8 identical rows with perfect embeddings still give ``log 8``.
+    Pass ``text_ids`` (one integer per text, equal for equal texts; the
+    trainer hashes the texts with :func:`textcl.train.sampler.text_id`): every
+    candidate of anchor ``i`` whose id equals anchor ``i``'s own id or its
+    positive's id is removed from its denominator (logit set to ``-inf``),
+    except its true positive, which is never masked. In the symmetric
+    direction the anchors of the batch are masked the same way.
+
+    Extra negatives (``extra_negatives``, e.g. a momentum queue of earlier
+    batches' embeddings, ESimCSE / MoCo): ``(M, d)`` rows shared by every
+    anchor, appended to the anchor → positive denominator. They are not
+    gathered across ranks (a queue is the same on every rank) and get no
+    gradient if they were detached. With ``mask_duplicates`` their ids
+    (``extra_negative_ids``) are masked as above.
+
     Args:
         temperature: ``τ > 0``; cosine similarities are divided by it.
             SimCSE uses 0.05.
@@ -72,12 +89,16 @@ class InfoNCE(nn.Module):
         symmetric: also average in the positive → anchor cross-entropy.
         gather_across_ranks: in a multi-process run, use the other ranks'
             positives / negatives as negatives (no effect in one process).
+        mask_duplicates: drop from each anchor's denominator the candidates
+            whose text equals its own or its positive's (needs ``text_ids``).
 
     Shape:
         - anchor: ``(N, d)``
         - positive: ``(N, d)``
         - negatives: ``None``, ``(N, d)`` (one hard negative per anchor, the
           supervised SimCSE form) or ``(N, k, d)``
+        - text_ids: ``(N, 2 + k)`` int64 (anchor, positive, hard negatives)
+        - extra_negatives: ``(M, d)``; extra_negative_ids: ``(M,)``
         - output: scalar
 
     Raises:
@@ -103,6 +124,7 @@ class InfoNCE(nn.Module):
         hard_negative_weight: float = 1.0,
         symmetric: bool = False,
         gather_across_ranks: bool = True,
+        mask_duplicates: bool = False,
     ) -> None:
         super().__init__()
         if not math.isfinite(temperature) or temperature <= 0:
@@ -116,6 +138,9 @@ class InfoNCE(nn.Module):
             raise ValueError(f"symmetric must be a bool, got {symmetric!r}")
         if not isinstance(gather_across_ranks, bool):
             raise ValueError(f"gather_across_ranks must be a bool, got {gather_across_ranks!r}")
+        if not isinstance(mask_duplicates, bool):
+            raise ValueError(f"mask_duplicates must be a bool, got {mask_duplicates!r}")
+        self.mask_duplicates = mask_duplicates
         self.temperature = float(temperature)
         self.hard_negative_weight = float(hard_negative_weight)
         self.symmetric = symmetric
@@ -126,6 +151,7 @@ class InfoNCE(nn.Module):
             f"temperature={self.temperature}, "
             f"hard_negative_weight={self.hard_negative_weight}, "
             f"symmetric={self.symmetric}, gather_across_ranks={self.gather_across_ranks}"
+            + (", mask_duplicates=True" if self.mask_duplicates else "")
         )
 
     def forward(
@@ -133,6 +159,9 @@ class InfoNCE(nn.Module):
         anchor: torch.Tensor,
         positive: torch.Tensor,
         negatives: torch.Tensor | None = None,
+        text_ids: torch.Tensor | None = None,
+        extra_negatives: torch.Tensor | None = None,
+        extra_negative_ids: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Mean InfoNCE loss of this rank's anchors; see the class docstring.
 
@@ -141,6 +170,12 @@ class InfoNCE(nn.Module):
             positive: ``(N, d)`` positive embeddings, row ``i`` for anchor ``i``.
             negatives: ``None``, ``(N, d)`` or ``(N, k, d)`` hard negatives,
                 row ``i`` for anchor ``i``.
+            text_ids: ``(N, 2 + k)`` integer ids of the anchor, positive and
+                hard-negative texts of each row; used (and required) only with
+                ``mask_duplicates``.
+            extra_negatives: ``(M, d)`` negatives shared by every anchor.
+            extra_negative_ids: ``(M,)`` their text ids (required with
+                ``mask_duplicates`` when ``extra_negatives`` is given).
 
         Returns:
             Scalar loss.
@@ -148,6 +183,12 @@ class InfoNCE(nn.Module):
         negatives = _check_shapes(anchor, positive, negatives)  # None or (N, k, d)
         n_local, dim = anchor.shape
         k = 0 if negatives is None else negatives.shape[1]
+        if extra_negatives is not None and (extra_negatives.dim() != 2 or extra_negatives.shape[1] != dim):
+            raise ValueError(f"extra_negatives must have shape (M, d) with d = {dim}, got "
+                             f"{tuple(extra_negatives.shape)}")
+        if self.mask_duplicates:
+            _check_ids(text_ids, n_local, k, extra_negatives, extra_negative_ids)
+            text_ids = text_ids.to(anchor.device)
 
         rank, world_size = 0, 1
         if self.gather_across_ranks and get_world_size() > 1:
@@ -172,11 +213,26 @@ class InfoNCE(nn.Module):
                     labels, k, neg_logits
                 )  # (N, W * N * k)
             logits = torch.cat([logits, neg_logits], dim=1)  # (N, W * N * (1 + k))
+        if extra_negatives is not None and extra_negatives.shape[0] > 0:
+            e = F.normalize(extra_negatives.to(a.dtype), dim=-1)  # (M, d)
+            logits = torch.cat([logits, a @ e.T / self.temperature], dim=1)  # (N, W * N * (1 + k) + M)
+
+        if self.mask_duplicates:
+            own = text_ids[:, :2]  # (N, 2): anchor and positive ids of each row
+            candidates = [_gather_ids(text_ids[:, 1], world_size)]  # (W * N,)
+            if k:
+                candidates.append(_gather_ids(text_ids[:, 2:].reshape(-1), world_size))  # (W * N * k,)
+            if extra_negatives is not None and extra_negatives.shape[0] > 0:
+                candidates.append(extra_negative_ids.to(text_ids.device))  # (M,)
+            logits = _mask_duplicates(logits, own, torch.cat(candidates), labels)
 
         loss = F.cross_entropy(logits, labels)
         if self.symmetric:
             a_all = gather(a)  # (W * N, d)
             reverse_logits = p @ a_all.T / self.temperature  # (N, W * N)
+            if self.mask_duplicates:
+                reverse_logits = _mask_duplicates(reverse_logits, text_ids[:, :2],
+                                                  _gather_ids(text_ids[:, 0], world_size), labels)
             loss = 0.5 * (loss + F.cross_entropy(reverse_logits, labels))
         return loss
 
@@ -224,6 +280,42 @@ def _check_shapes(
             f"anchor (N, d) = {tuple(anchor.shape)}, got negatives {given}"
         )
     return negatives
+
+
+def _check_ids(text_ids: torch.Tensor | None, n: int, k: int, extra: torch.Tensor | None,
+               extra_ids: torch.Tensor | None) -> None:
+    """Raise unless the ids needed by ``mask_duplicates`` are given with the right shapes."""
+    if text_ids is None:
+        raise ValueError("InfoNCE(mask_duplicates=True) needs text_ids: an (N, 2 + k) integer tensor of the "
+                         "anchor, positive and hard-negative text ids (textcl.train.sampler.text_ids)")
+    if text_ids.shape != (n, 2 + k) or text_ids.dtype.is_floating_point:
+        raise ValueError(f"text_ids must be an integer tensor of shape (N, 2 + k) = ({n}, {2 + k}), got "
+                         f"{tuple(text_ids.shape)} {text_ids.dtype}")
+    if extra is not None and (extra_ids is None or extra_ids.shape != (extra.shape[0],)):
+        raise ValueError(f"with mask_duplicates, extra_negatives ({extra.shape[0]} rows) need extra_negative_ids "
+                         f"of shape ({extra.shape[0]},), got "
+                         f"{None if extra_ids is None else tuple(extra_ids.shape)}")
+
+
+def _gather_ids(ids: torch.Tensor, world_size: int) -> torch.Tensor:
+    """All-gather a 1-d id tensor (no gradient): rank ``r``'s ids at ``r * n .. (r + 1) * n - 1``."""
+    if world_size == 1:
+        return ids
+    parts = [torch.empty_like(ids) for _ in range(world_size)]
+    dist.all_gather(parts, ids.contiguous())
+    return torch.cat(parts)  # (W * n,)
+
+
+def _mask_duplicates(logits: torch.Tensor, own: torch.Tensor, candidates: torch.Tensor,
+                     labels: torch.Tensor) -> torch.Tensor:
+    """``-inf`` where a candidate's id equals the row's anchor or positive id, except at the true positive.
+
+    Shape:
+        logits (N, C), own (N, 2), candidates (C,), labels (N,) -> (N, C)
+    """
+    dup = (candidates.unsqueeze(0) == own[:, :1]) | (candidates.unsqueeze(0) == own[:, 1:])  # (N, C)
+    dup[torch.arange(len(labels), device=labels.device), labels] = False
+    return logits.masked_fill(dup.to(logits.device), float("-inf"))
 
 
 def _check_equal_across_ranks(n: int, k: int, d: int, device: torch.device) -> None:

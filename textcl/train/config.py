@@ -32,6 +32,13 @@ class TrainConfig:
         output_dir: where models, checkpoints and metrics go.
         gradcache_chunk: if > 0, encode each batch in chunks of this size with
             gradient caching (large batches in little memory).
+        no_duplicates: build batches in which no text appears twice (in any text
+            column, across all processes): ``True``, ``False``, or ``None`` for
+            the view's default (on for pair and triplet views).
+        queue_size: if > 0, keep a FIFO queue of this many momentum-encoder
+            embeddings of earlier positives as extra InfoNCE negatives (ESimCSE / MoCo).
+        momentum: with ``queue_size``, the momentum encoder's EMA factor ``m``
+            (``θ_m ← m θ_m + (1 - m) θ`` after every optimizer step); ESimCSE uses 0.995.
     """
 
     epochs: int = 1
@@ -49,6 +56,9 @@ class TrainConfig:
     log_steps: int = 10
     output_dir: str = "out/run"
     gradcache_chunk: int = 0
+    no_duplicates: bool | None = None
+    queue_size: int = 0
+    momentum: float = 0.995
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -57,7 +67,10 @@ class TrainConfig:
                   "max_steps": self.max_steps >= 0, "eval_steps": self.eval_steps >= 1,
                   "save_steps": self.save_steps >= 1, "log_steps": self.log_steps >= 1,
                   "warmup_ratio": 0 <= self.warmup_ratio < 1, "max_grad_norm": self.max_grad_norm >= 0,
-                  "gradcache_chunk": self.gradcache_chunk >= 0}
+                  "gradcache_chunk": self.gradcache_chunk >= 0,
+                  "no_duplicates": self.no_duplicates is None or isinstance(self.no_duplicates, bool),
+                  "queue_size": isinstance(self.queue_size, int) and self.queue_size >= 0,
+                  "momentum": isinstance(self.momentum, (int, float)) and 0 <= self.momentum < 1}
         bad = [k for k, ok in checks.items() if not ok]
         if bad:
             raise ValueError("invalid training setting(s): " + ", ".join(f"{k}={getattr(self, k)!r}" for k in bad))

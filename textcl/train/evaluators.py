@@ -22,22 +22,22 @@ class STSDevEvaluator:
             ``STS/STSBenchmark/sts-dev.csv``; SICK-R's dev is ``SICK_trial.txt``).
         task: ``stsb`` or ``sickr``.
         batch_size: encoding batch size.
-        precision: encoding precision (default float32: scores comparable with published figures).
+        dtype: compute dtype of encoding (default float32: scores comparable with published figures).
 
     Example:
         >>> evaluator = STSDevEvaluator("../shared/data/senteval")
         >>> evaluator(model)   # {"stsb_dev_spearman": 76.3}
     """
 
-    def __init__(self, data_dir: str, task: str = "stsb", batch_size: int = 128, precision: str = "float32") -> None:
+    def __init__(self, data_dir: str, task: str = "stsb", batch_size: int = 128, dtype: str = "float32") -> None:
         if not os.path.isdir(data_dir):
             raise FileNotFoundError(f"--eval-sts {data_dir!r} is not a folder: pass SentEval's data/downstream "
                                     "folder (holding STS/STSBenchmark/sts-dev.csv)")
-        self.task, self.batch_size, self.precision = task, batch_size, precision
+        self.task, self.batch_size, self.dtype = task, batch_size, dtype
         self.data = load_task(task, data_dir, ("dev",))["dev"]
         self.metric = f"{task}_dev_spearman"
 
     def __call__(self, model: SentenceEncoder) -> dict[str, float]:
         def encode(texts):
-            return model.encode(texts, batch_size=self.batch_size, precision=self.precision)
+            return model.encode(texts, batch_size=self.batch_size, dtype=self.dtype)
         return {self.metric: float(evaluate_sts_data(encode, self.data)["spearman"])}

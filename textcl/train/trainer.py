@@ -26,8 +26,11 @@ from textcl.train.config import TrainConfig
 from textcl.train.distributed import get_rank, get_world_size, is_distributed
 from textcl.train.gradcache import gradcache_backward
 from textcl.train.length_buckets import CPU_BUCKET_ROWS, LengthBuckets
+from textcl.train.queue import MomentumQueue
+from textcl.train.sampler import NoDuplicatesSampler, batches_digest, text_ids
 from textcl.train.schedule import linear_warmup_decay
 from textcl.views import View, ViewBatch
+from textcl.views.embedding_hooks import embedding_masks, masked_input_embeddings, strip_masks
 
 __all__ = ["Trainer", "TrainResult", "TrainingDivergedError", "LengthBuckets", "seed_everything"]  # LengthBuckets: re-exported
 
@@ -125,6 +128,18 @@ class Trainer:
         self.precision = resolve_precision(config.precision, self.device)
         self.history: list[dict[str, Any]] = []
         self.state = TrainerState(log_history=self.history)
+        # --- issue 11: false negatives, embedding-level augmentations, momentum queue
+        self.no_duplicates = view.no_duplicates_by_default if config.no_duplicates is None else config.no_duplicates
+        self._sampler: NoDuplicatesSampler | None = None
+        self._input_embeddings = model.encoder.input_embedding_module() if view.acts_on_embeddings else None
+        self.queue: MomentumQueue | None = None
+        if config.queue_size:
+            if not hasattr(loss, "mask_duplicates"):  # InfoNCE: the only loss taking extra negatives
+                raise ValueError(f"queue_size={config.queue_size} adds negatives to InfoNCE; the loss is {loss!r}: "
+                                 "use InfoNCE or set queue_size=0")
+            self.queue = MomentumQueue(model, config.queue_size, config.momentum,
+                                       forward=lambda m: LengthBuckets(m, self._bucketed().rows))
+        # --- end issue 11
 
     # ------------------------------------------------------------------ the loop
     def train(self, resume_from: str | None = None) -> TrainResult:
@@ -196,11 +211,26 @@ class Trainer:
             run.state.step, run.start_epoch, run.skip = saved["step"], saved["epoch"], saved["batch_in_epoch"]
             run.state.best_metric = saved.get("best_metric")
             set_rng_state(saved["rng"])
+            self._restore_issue11_state(saved)
         if self.is_main:
             os.makedirs(cfg.output_dir, exist_ok=True)
             with open(os.path.join(cfg.output_dir, "train_config.json"), "w") as f:
                 json.dump(cfg.to_dict(), f, indent=2)
         return run
+
+    def _restore_issue11_state(self, saved: dict[str, Any]) -> None:
+        """Restore the view's random state and the momentum queue; check the batch order is the stored run's."""
+        self.view.load_state_dict(saved.get("view", {}))
+        stored = saved.get("batches")
+        if stored is not None and stored != self._batches_state(stored["epoch"]):
+            raise ValueError(f"the batches of epoch {stored['epoch']} differ from the checkpoint's (no_duplicates "
+                             f"{stored['no_duplicates']} then, {self.no_duplicates} now): the data, batch size, "
+                             "seed, number of processes or duplicate setting changed; resume with the run's settings")
+        if (self.queue is None) != ("queue" not in saved):
+            raise ValueError(f"the checkpoint {'has' if 'queue' in saved else 'has no'} momentum queue and this run "
+                             f"has queue_size={self.config.queue_size}: resume with the run's settings")
+        if self.queue is not None:
+            self.queue.load_state_dict(saved["queue"])
 
     # ------------------------------------------------------------------ data
     def _batches(self, epoch: int) -> list[list[int]]:
@@ -211,6 +241,8 @@ class Trainer:
         so ``W`` ranks with batch ``B`` see exactly the batches (and, after
         InfoNCE's all-gather, the row order) of one process with batch ``W * B``.
         Only full global batches are kept: the gathered labels need equal local batches.
+        With ``no_duplicates`` the global batches come from :class:`NoDuplicatesSampler`
+        (no text twice in a global batch, all text columns and ranks together).
         """
         g = torch.Generator().manual_seed(self.config.seed + epoch)
         order = torch.randperm(len(self.data), generator=g).tolist()
@@ -221,12 +253,33 @@ class Trainer:
                 raise ValueError(f"the training data has {len(order)} rows, fewer than the "
                                  f"{self.world_size} processes")
             step_rows = bs * self.world_size
+            if self.no_duplicates:
+                return [b[self.rank * bs:(self.rank + 1) * bs] for b in self._no_duplicate_batches(step_rows, epoch)]
             return [order[i + self.rank * bs:i + (self.rank + 1) * bs]
                     for i in range(0, len(order) - step_rows + 1, step_rows)]
+        if self.no_duplicates:
+            return self._no_duplicate_batches(bs, epoch)
         batches = [order[i:i + bs] for i in range(0, len(order), bs)]
         if len(batches) > 1 and len(batches[-1]) < 2:  # a lone row has no in-batch negative
             batches = batches[:-1]
         return batches
+
+    def _no_duplicate_batches(self, global_rows: int, epoch: int) -> list[list[int]]:
+        """The epoch's global batches of ``global_rows`` rows with no repeated text (issue 11)."""
+        if self._sampler is None or self._sampler.batch_size != global_rows:
+            columns = [self.data[self.column_map[c]] for c in self.view.text_columns]
+            self._sampler = NoDuplicatesSampler(list(zip(*columns)), global_rows, self.config.seed,
+                                                full_batches_only=self.world_size > 1)
+        batches = self._sampler.batches(epoch)
+        if not batches:
+            raise ValueError(f"no batch of {global_rows} rows without a repeated text can be formed from the "
+                             f"{len(self.data)} training rows: the data repeats its texts too often. Use "
+                             "--allow-duplicates (TrainConfig(no_duplicates=False)) or a smaller batch size")
+        return batches
+
+    def _batches_state(self, epoch: int) -> dict[str, Any]:
+        """What identifies the batches of ``epoch`` (checked on resume, so the batch order is the stored run's)."""
+        return {"epoch": epoch, "no_duplicates": self.no_duplicates, "digest": batches_digest(self._batches(epoch))}
 
     def _micro_batches(self, run: _Run) -> Iterator[tuple[int, int, int, list[int]]]:
         """``(epoch, micro, micro-batches in the epoch, row indices)`` from where the run stands.
@@ -253,12 +306,20 @@ class Trainer:
     def _features(self, vb: ViewBatch) -> dict[str, torch.Tensor]:
         """Tokenize every view once (a repeated view, as in DropoutView, is tokenized once).
 
-        Shape: each value (k * batch, seq) for k views.
+        With embedding-level augmentations the keep-masks join the features
+        (:mod:`textcl.views.embedding_hooks`) so they follow each row through
+        length buckets and GradCache chunks.
+
+        Shape: each value (k * batch, seq) for k views (``feature_keep``: (k * batch, 1, dim)).
         """
         if all(t is vb.texts[0] for t in vb.texts):
             one = self.model.tokenize(vb.texts[0])
-            return {k: v.repeat(len(vb.texts), 1) for k, v in one.items()}
-        return self.model.tokenize([t for texts in vb.texts for t in texts])
+            features = {k: v.repeat(len(vb.texts), 1) for k, v in one.items()}
+        else:
+            features = self.model.tokenize([t for texts in vb.texts for t in texts])
+        if vb.embedding_augmentations:
+            features.update(embedding_masks(vb, features["attention_mask"], self._input_embeddings.embedding_dim))
+        return features
 
     def _bucketed(self) -> LengthBuckets:
         """The model behind length buckets: on a CPU (FLOPs follow padded tokens) for right-padded tokenizers."""
@@ -270,15 +331,39 @@ class Trainer:
         views = emb.float().split(vb.batch_size)  # k x (batch, dim)
         if vb.labels is not None:
             return self.loss(*views, vb.labels.to(emb.device))
-        return self.loss(*views)
+        extra: dict[str, torch.Tensor] = {}
+        if getattr(self.loss, "mask_duplicates", False):
+            extra["text_ids"] = text_ids(vb.sources).to(emb.device)  # (batch, k)
+        if self.queue is not None and self.queue.filled:
+            extra["extra_negatives"], extra["extra_negative_ids"] = self.queue.negatives()  # (filled, dim), (filled,)
+        return self.loss(*views, **extra)
 
     def _forward_backward(self, run: _Run, vb: ViewBatch, sync: bool) -> float:
         """Encode every view, compute the loss, backpropagate; return the loss value.
 
+        Embedding-level augmentations are applied by hooks during the forward
+        passes; with a momentum queue, the batch's positives are embedded by the
+        momentum encoder and enqueued after the loss (they are negatives from the next batch on).
+        """
+        features = self._features(vb)
+        hooks = (masked_input_embeddings(self.model, self._input_embeddings) if vb.embedding_augmentations
+                 else contextlib.nullcontext())
+        with hooks:
+            loss = self._backward(run, vb, features, sync)
+        if self.queue is not None:
+            n = vb.batch_size
+            positives = {k: v[n:2 * n] for k, v in strip_masks(features).items()}  # (batch, seq)
+            with autocast(self.precision, self.device):
+                keys = self.queue.keys(positives)  # (batch, dim)
+            self.queue.enqueue(keys, text_ids([vb.sources[1]])[:, 0])
+        return loss
+
+    def _backward(self, run: _Run, vb: ViewBatch, features: dict[str, torch.Tensor], sync: bool) -> float:
+        """Encode, compute the loss, backpropagate; return the loss value.
+
         Under DDP, gradients are all-reduced only on the micro-batch that ends an
         optimizer step (``sync``); with GradCache, only on that micro-batch's last chunk.
         """
-        features = self._features(vb)
         scale = 1.0 / self.config.grad_accum_steps
         no_sync = getattr(run.net, "no_sync", None)
         if self.config.gradcache_chunk:
@@ -309,6 +394,8 @@ class Trainer:
             run.scaler.unscale_(run.optimizer)
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.max_grad_norm)
         run.scaler.step(run.optimizer)
+        if self.queue is not None:
+            self.queue.update(self.model)  # the momentum encoder trails the stepped weights
         run.scaler.update()
         run.scheduler.step()
         run.optimizer.zero_grad(set_to_none=True)
@@ -329,7 +416,9 @@ class Trainer:
             "optimizer": run.optimizer.state_dict(), "scheduler": run.scheduler.state_dict(),
             "scaler": run.scaler.state_dict(), "step": run.state.step, "epoch": epoch,
             "batch_in_epoch": batch_in_epoch, "rng": rng_state(), "config": self.config.to_dict(),
-            "best_metric": run.state.best_metric})
+            "best_metric": run.state.best_metric,
+            "view": self.view.state_dict(), "batches": self._batches_state(epoch),  # issue 11
+            **({"queue": self.queue.state_dict()} if self.queue is not None else {})})
         self._notify("on_save", run.state, self._checkpoint_dir)
 
     def _evaluate(self, state: TrainerState) -> None:

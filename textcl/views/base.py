@@ -1,4 +1,4 @@
-"""Positive views: how a batch of columns becomes the texts the encoder sees.
+"""Base views: how a batch of columns becomes the texts the encoder sees.
 
 A view declares the columns it reads (``columns``, in order; ``text_columns`` are
 the ones holding sentences) and turns one batch of them, column by column, into
@@ -12,13 +12,15 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, ClassVar, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Sequence
 
 import torch
 
-__all__ = ["ViewBatch", "View", "DropoutView", "PairView", "TripletView", "LabeledPairView",
-           "VIEWS", "make_view"]
+if TYPE_CHECKING:
+    from textcl.views.augment import EmbeddingAugmentation
+
+__all__ = ["ViewBatch", "View", "DropoutView", "PairView", "TripletView", "LabeledPairView", "VIEWS"]
 
 
 @dataclass
@@ -30,10 +32,22 @@ class ViewBatch:
             trainer encodes them and passes the ``k`` embedding tensors, in
             order, to the loss.
         labels: (batch,) float labels for labelled pairs, else None.
+        source_texts: the ``k`` lists before any text augmentation (the rows as
+            read); duplicate texts are found on them. ``None`` means ``texts``.
+        embedding_augmentations: per list of ``texts``, the augmentations that act
+            on its input embeddings after tokenisation (token / span / feature
+            cutoff); ``None`` when there are none.
     """
 
     texts: list[list[str]]
     labels: torch.Tensor | None = None
+    source_texts: list[list[str]] | None = None
+    embedding_augmentations: list[list["EmbeddingAugmentation"]] | None = field(default=None)
+
+    @property
+    def sources(self) -> list[list[str]]:
+        """The texts as read, before augmentation (``source_texts`` or ``texts``)."""
+        return self.source_texts if self.source_texts is not None else self.texts
 
     @property
     def batch_size(self) -> int:
@@ -48,10 +62,13 @@ class View:
         columns: the columns the view reads, in order; data columns are matched
             to them by position.
         text_columns: the subset of ``columns`` holding sentences.
+        no_duplicates_by_default: whether the trainer's batches avoid repeating a
+            text by default (pair and triplet data: a repeated text is a false negative).
     """
 
     columns: ClassVar[tuple[str, ...]] = ()
     text_columns: ClassVar[tuple[str, ...]] = ()
+    no_duplicates_by_default: ClassVar[bool] = False
 
     def __call__(self, batch: Mapping[str, Sequence[Any]]) -> ViewBatch:
         missing = [c for c in self.columns if c not in batch]
@@ -65,6 +82,21 @@ class View:
 
     def _make(self, batch: Mapping[str, Sequence[Any]]) -> ViewBatch:
         raise NotImplementedError
+
+    @property
+    def acts_on_embeddings(self) -> bool:
+        """Whether some augmentation of this view acts on input embeddings (needs the trainer's hook)."""
+        return False
+
+    def state_dict(self) -> dict[str, Any]:
+        """Random state of the view (empty for a view without randomness); saved in checkpoints."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`."""
+        if state:
+            raise ValueError(f"{self!r} has no state, but the checkpoint holds view state {sorted(state)}: "
+                             "resume with the view the run was started with")
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -88,6 +120,7 @@ class PairView(View):
     """(anchor, positive) rows, e.g. paraphrase pairs."""
 
     columns = text_columns = ("anchor", "positive")
+    no_duplicates_by_default = True
 
     def _make(self, batch: Mapping[str, Sequence[Any]]) -> ViewBatch:
         return ViewBatch([list(batch["anchor"]), list(batch["positive"])])
@@ -97,6 +130,7 @@ class TripletView(View):
     """(anchor, positive, hard negative) rows, e.g. NLI (premise, entailment, contradiction)."""
 
     columns = text_columns = ("anchor", "positive", "negative")
+    no_duplicates_by_default = True
 
     def _make(self, batch: Mapping[str, Sequence[Any]]) -> ViewBatch:
         return ViewBatch([list(batch["anchor"]), list(batch["positive"]), list(batch["negative"])])
@@ -118,10 +152,3 @@ class LabeledPairView(View):
 
 VIEWS: dict[str, type[View]] = {"dropout": DropoutView, "pair": PairView, "triplet": TripletView,
                                 "labeled_pair": LabeledPairView}
-
-
-def make_view(name: str) -> View:
-    """Build a view by its CLI name (``dropout``, ``pair``, ``triplet``, ``labeled_pair``)."""
-    if name not in VIEWS:
-        raise ValueError(f"unknown view {name!r}: choose one of {', '.join(VIEWS)}")
-    return VIEWS[name]()

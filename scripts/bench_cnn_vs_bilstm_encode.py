@@ -1,0 +1,100 @@
+"""Encode speed: the CNN encoder against the quickstart BiLSTM (issue 11 target: CNN >= 3x).
+
+Both encoders sit over the same GloVe 6B 50-d vectors (vocabulary: the 50,000
+most frequent words plus those of the sentences) and embed the 2,758
+sentences of STS-B test with ``SentenceEncoder.encode`` on the CPU, float32,
+in the same batches:
+
+- BiLSTM: the quickstart settings, hidden 256 per direction, max pooling,
+  max_length 64 (512-d output);
+- CNN: Kim's widths 3, 4, 5 with 100 filters each, max pooling, max_length 64
+  (300-d output).
+
+Weights are random: speed does not depend on training. The two run in ONE
+process, alternating (the order flips every round), and the script prints the
+median sentences/s of each and their RATIO: on a shared machine absolute times
+drift between minutes, a ratio of neighbouring runs much less.
+
+Usage:
+    python scripts/bench_cnn_vs_bilstm_encode.py [--rounds 5] [--batch-size 64] [--threads N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+import torch
+
+from textcl.encoders.cnn import CNNEncoder
+from textcl.encoders.rnn import RNNEncoder
+from textcl.model import SentenceEncoder
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CANDIDATES = (
+    os.path.join(ROOT, "..", "shared", "data", "senteval", "STS", "STSBenchmark", "sts-test.csv"),
+    os.path.join(ROOT, "textcl", "data", "senteval", "STS", "STSBenchmark", "sts-test.csv"),
+)
+
+
+def stsb_sentences(path: str | None) -> list[str]:
+    """The 2 x 1,379 sentences of STS-B test (TAB-separated; fields 6 and 7 are the pair)."""
+    paths = [path] if path else [p for p in CANDIDATES if os.path.isfile(p)]
+    if not paths:
+        raise SystemExit(f"STS-B test not found; pass --stsb (looked in {', '.join(CANDIDATES)})")
+    with open(paths[0], encoding="utf8") as f:
+        rows = [line.rstrip("\n").split("\t") for line in f if line.strip()]
+    return [r[5] for r in rows] + [r[6] for r in rows]
+
+
+def sentences_per_second(model: SentenceEncoder, texts: list[str], batch_size: int) -> float:
+    start = time.perf_counter()
+    model.encode(texts, batch_size=batch_size, precision="float32")
+    return len(texts) / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stsb", default=None, help="path of sts-test.csv (default: shared or bundled copy)")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    texts = stsb_sentences(args.stsb)
+    torch.manual_seed(0)
+    models = {
+        "bilstm": SentenceEncoder(RNNEncoder.from_glove(
+            corpus=texts, cell="lstm", bidirectional=True, hidden_size=256, pooling="max", max_length=64,
+            freeze_embeddings=False)).to("cpu").eval(),
+        "cnn": SentenceEncoder(CNNEncoder.from_glove(
+            corpus=texts, kernel_sizes=(3, 4, 5), num_filters=100, pooling="max", max_length=64,
+            freeze_embeddings=False)).to("cpu").eval(),
+    }
+    print(f"{len(texts)} STS-B test sentences, batch {args.batch_size}, float32, "
+          f"{torch.get_num_threads()} threads, {args.rounds} rounds (+1 warm-up)")
+    for model in models.values():  # warm-up: allocator, kernels, tokenizer caches
+        sentences_per_second(model, texts, args.batch_size)
+
+    speeds: dict[str, list[float]] = {name: [] for name in models}
+    ratios = []
+    for r in range(args.rounds):
+        order = list(models) if r % 2 == 0 else list(reversed(models))
+        for name in order:
+            speeds[name].append(sentences_per_second(models[name], texts, args.batch_size))
+        ratios.append(speeds["cnn"][-1] / speeds["bilstm"][-1])
+        print(f"round {r + 1}: bilstm {speeds['bilstm'][-1]:8.0f} sent/s | cnn {speeds['cnn'][-1]:8.0f} sent/s"
+              f" | ratio {ratios[-1]:.2f}")
+    for name, values in speeds.items():
+        dim = models[name].embedding_dim
+        print(f"{name:7s} ({dim}-d): median {statistics.median(values):8.0f} sentences/s")
+    print(f"CNN / BiLSTM encode speed: median ratio {statistics.median(ratios):.2f}x "
+          f"(min {min(ratios):.2f}, max {max(ratios):.2f}); target >= 3x")
+
+
+if __name__ == "__main__":
+    main()
