@@ -3,7 +3,7 @@
 Both encoders sit over the same GloVe 6B 50-d vectors (vocabulary: the 50,000
 most frequent words plus those of the sentences) and embed the 2,758
 sentences of STS-B test with ``SentenceEncoder.encode`` on the CPU, float32,
-in the same batches:
+in the same batches (compute dtype float32):
 
 - BiLSTM: the quickstart settings, hidden 256 per direction, max pooling,
   max_length 64 (512-d output);
@@ -51,7 +51,7 @@ def stsb_sentences(path: str | None) -> list[str]:
 
 def sentences_per_second(model: SentenceEncoder, texts: list[str], batch_size: int) -> float:
     start = time.perf_counter()
-    model.encode(texts, batch_size=batch_size, precision="float32")
+    model.encode(texts, batch_size=batch_size, dtype="float32")
     return len(texts) / (time.perf_counter() - start)
 
 

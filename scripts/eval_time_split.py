@@ -5,7 +5,8 @@ float32, one torch thread) encodes the task's own distinct sentences, as
 ``textcl eval`` does, then the task is scored by the current probes and, with
 ``--baseline``, by another version of ``textcl/evaluation/probes.py`` on the
 *same* embeddings, side by side under the same machine load. It prints one row
-per task (encode s, probe s, probe/encode, scores) and the totals.
+per task (encode s, probe s, probe/encode, scores; wall seconds, then the
+process's CPU seconds, which a loaded machine distorts less) and the totals.
 
 ``--pair-check cr,mr`` then scores the first task from a table shared with the
 second (the old ``evaluate``: one length-sorted encoding of both tasks'
@@ -44,17 +45,18 @@ def load_module(path: str) -> ModuleType:
     return module
 
 
-def score(task: str, table: Any, data: dict, probes: ModuleType, **kwargs: Any) -> tuple[float, float]:
-    """(headline score, seconds) of one task scored from an embedding table."""
+def score(task: str, table: Any, data: dict, probes: ModuleType, **kwargs: Any
+          ) -> tuple[float, float, float]:
+    """(headline score, wall seconds, CPU seconds of this process) of one task from an embedding table."""
     from textcl.evaluation.senteval import STS_TASKS
     from textcl.evaluation.sts import evaluate_sts_data
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     if task in STS_TASKS:
         value = evaluate_sts_data(table, data["test"])["spearman"]  # kwargs are probe options
     else:
         value = probes.evaluate_probe_data(table, task, data, **kwargs)["accuracy"]
-    return float(value), time.perf_counter() - start
+    return float(value), time.perf_counter() - start, time.process_time() - cpu
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,18 +95,20 @@ def main(argv: list[str] | None = None) -> int:
     for task in parse_tasks(args.tasks, args.data_dir):
         data = load_task(task, args.data_dir)
         texts = task_texts(task, data)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         table = tables[task] = encode_unique(encode, texts, show_progress=False)
-        row: dict[str, Any] = {"task": task, "sentences": len(table),
-                               "encode_s": time.perf_counter() - start}
+        row: dict[str, Any] = {"task": task, "sentences": len(table), "encode_s": time.perf_counter() - start,
+                               "encode_cpu_s": time.process_time() - cpu}
         if baseline is not None:
-            row["score_baseline"], row["probe_s_baseline"] = score(task, table, data, baseline)
-        row["score"], row["probe_s"] = score(task, table, data, probes, n_jobs=args.jobs)
+            row["score_baseline"], row["probe_s_baseline"], row["probe_cpu_s_baseline"] = score(
+                task, table, data, baseline)
+        row["score"], row["probe_s"], row["probe_cpu_s"] = score(task, table, data, probes, n_jobs=args.jobs)
         rows.append(row)
         print(f"| {task} | {row['sentences']} | {row['encode_s']:.1f} | "
               f"{row.get('probe_s_baseline', float('nan')):.1f} | {row['probe_s']:.1f} | "
               f"{row['probe_s'] / row['encode_s']:.2f} | {row.get('score_baseline', float('nan')):.2f} | "
-              f"{row['score']:.2f} |", flush=True)
+              f"{row['score']:.2f} | CPU s: encode {row['encode_cpu_s']:.1f}, probe "
+              f"{row.get('probe_cpu_s_baseline', float('nan')):.1f} -> {row['probe_cpu_s']:.1f}", flush=True)
     enc = sum(r["encode_s"] for r in rows)
     cur = sum(r["probe_s"] for r in rows)
     base = sum(r.get("probe_s_baseline", 0.0) for r in rows)

@@ -41,6 +41,14 @@ def _is_local_host(host) -> bool:
     return addr.is_loopback or addr.is_unspecified
 
 
+def _is_ip_literal(host) -> bool:
+    try:
+        ipaddress.ip_address((host.decode() if isinstance(host, bytes) else str(host)).split("%")[0])
+    except ValueError:
+        return False
+    return True
+
+
 def _block(what: str) -> None:
     NETWORK_ATTEMPTS.append(what)
     raise NetworkBlocked(f"tests must not use the network: {what}")
@@ -69,7 +77,7 @@ def _install_network_guard() -> None:
     getaddrinfo = socket.getaddrinfo
 
     def guarded_getaddrinfo(host, *args, **kwargs):
-        if not _is_local_host(host):
+        if not (_is_local_host(host) or _is_ip_literal(host)):  # an IP literal needs no DNS; connect checks it
             _block(f"name lookup of {host!r}")
         return getaddrinfo(host, *args, **kwargs)
 
@@ -80,6 +88,12 @@ def _install_network_guard() -> None:
 
 
 _install_network_guard()
+
+
+@pytest.fixture
+def network_attempts() -> list[str]:
+    """The guard's record of blocked attempts (tests of the guard itself clear what they cause)."""
+    return NETWORK_ATTEMPTS
 
 
 @pytest.fixture(autouse=True)

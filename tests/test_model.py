@@ -24,8 +24,8 @@ def test_encode_returns_float32_in_input_order(model, sentences):
 
 def test_encode_single_string_and_normalize(model):
     emb = model.encode("a dog runs .", normalize=True)
-    assert emb.shape == (1, 32)
-    assert abs(np.linalg.norm(emb[0]) - 1) < 1e-5
+    assert emb.shape == (32,)  # a single string gives one vector, as in sentence-transformers
+    assert abs(np.linalg.norm(emb) - 1) < 1e-5
 
 
 def test_encode_restores_training_mode(model, sentences):
@@ -87,6 +87,10 @@ def test_saved_config_names_everything_that_changes_the_output(model, tmp_path):
     model.save(str(tmp_path / "m"))
     with open(tmp_path / "m" / "textcl_config.json") as f:
         cfg = json.load(f)
-    assert cfg["encoder_kind"] == "transformer"
-    assert cfg["encoder"]["pooling"] == "mean" and "max_length" in cfg["encoder"]
-    assert "normalize_embeddings" in cfg and "projection" in cfg
+    with open(tmp_path / "m" / "encoder_config.json") as f:
+        encoder_cfg = json.load(f)
+    assert cfg["encoder_kind"] == "transformer" and "encoder" not in cfg  # each setting stored once
+    assert encoder_cfg["pooling"] == "mean" and "max_length" in encoder_cfg
+    for key in ("normalize_embeddings", "projection", "prompts", "default_prompt_name", "similarity_fn_name",
+                "quantization_ranges", "default_backend", "format_version"):
+        assert key in cfg, key

@@ -44,6 +44,7 @@ from tqdm.auto import tqdm
 
 from textcl.heads import build_head, validate_head
 from textcl.model import SentenceEncoder
+from textcl.storage import atomic_folder, check_format_version, verify_manifest
 from textcl.train.schedule import linear_warmup_decay
 
 __all__ = ["SentenceClassifier", "FitResult", "EarlyStopping", "label_names", "encode_labels", "check_texts",
@@ -52,7 +53,7 @@ __all__ = ["SentenceClassifier", "FitResult", "EarlyStopping", "label_names", "e
 CLASSIFIER_CONFIG = "classifier_config.json"
 HEAD_WEIGHTS = "head.safetensors"
 ENCODER_DIR = "encoder"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the folder has a manifest (docs/format.md)
 
 Label = str | int
 
@@ -466,35 +467,44 @@ class SentenceClassifier(nn.Module):
         return {"format_version": FORMAT_VERSION, "labels": self.labels, "head": self.head.get_config(),
                 "freeze": self.freeze, "encoder": ENCODER_DIR}
 
-    def save(self, path: str | os.PathLike) -> None:
-        """Write ``encoder/``, ``head.safetensors`` and ``classifier_config.json`` to folder ``path``."""
-        path = os.fspath(path)
+    def save(self, path: str | os.PathLike, overwrite: bool = False) -> None:
+        """Write ``encoder/``, ``head.safetensors`` and ``classifier_config.json`` to folder ``path``, atomically.
+
+        Args:
+            path: output folder (swapped in whole, with a manifest; see ``docs/format.md``).
+            overwrite: replace a non-empty ``path`` that is not a textcl classifier.
+        """
         config = self.get_config()
-        os.makedirs(path, exist_ok=True)
-        self.encoder.save(os.path.join(path, ENCODER_DIR))
-        save_file({k: v.detach().cpu().contiguous() for k, v in self.head.state_dict().items()},
-                  os.path.join(path, HEAD_WEIGHTS))
-        with open(os.path.join(path, CLASSIFIER_CONFIG), "w") as f:
-            json.dump(config, f, indent=2)
+        with atomic_folder(os.fspath(path), overwrite=overwrite, kind="classifier",
+                           kind_check=lambda p: os.path.isfile(os.path.join(p, CLASSIFIER_CONFIG))) as tmp:
+            self.encoder.save(os.path.join(tmp, ENCODER_DIR))
+            save_file({k: v.detach().cpu().contiguous() for k, v in self.head.state_dict().items()},
+                      os.path.join(tmp, HEAD_WEIGHTS))
+            with open(os.path.join(tmp, CLASSIFIER_CONFIG), "w", encoding="utf-8") as f:
+                json.dump(config, f, indent=2)
 
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike, device: str | torch.device | None = None
-                        ) -> "SentenceClassifier":
-        """Load a folder written by :meth:`save`."""
+    def from_pretrained(cls, path: str | os.PathLike, device: str | torch.device | None = None,
+                        verify: bool = True) -> "SentenceClassifier":
+        """Load a folder written by :meth:`save`, checked against its manifest (``verify=False`` skips hashing)."""
         path = os.fspath(path)
         cfg_path = os.path.join(path, CLASSIFIER_CONFIG)
         if not os.path.isfile(cfg_path):
             raise FileNotFoundError(f"{cfg_path} is missing: {path!r} is not a textcl classifier folder "
                                     "(train one with `textcl classify` or SentenceClassifier.save)")
         try:
-            with open(cfg_path) as f:
+            with open(cfg_path, encoding="utf-8") as f:
                 cfg = json.load(f)
             head_cfg = dict(cfg["head"])
             labels = cfg["labels"]
-        except (json.JSONDecodeError, KeyError, TypeError) as err:
-            raise ValueError(f"{cfg_path} is corrupt ({err}): re-save the classifier") from err
-        encoder = SentenceEncoder.from_pretrained(os.path.join(path, cfg.get("encoder", ENCODER_DIR)),
-                                                  device=device)
+        except (ValueError, KeyError, TypeError) as err:
+            raise ValueError(f"{cfg_path} is corrupt ({type(err).__name__}: {err}): re-save the classifier") from err
+        version = check_format_version(cfg.get("format_version"), FORMAT_VERSION, cfg_path)
+        verify_manifest(path, verify=verify, allow_missing=version == 1)
+        if cfg.get("encoder", ENCODER_DIR) != ENCODER_DIR:  # nothing is read from outside the folder
+            raise ValueError(f"{cfg_path} names encoder folder {cfg.get('encoder')!r}; a classifier's encoder is "
+                             f"always its {ENCODER_DIR}/ subfolder: re-save the classifier")
+        encoder = SentenceEncoder.from_pretrained(os.path.join(path, ENCODER_DIR), device=device, verify=verify)
         head_type = head_cfg.pop("head")
         model = cls(encoder, head=head_type, freeze=cfg.get("freeze", True), hidden_dim=head_cfg.get("hidden_dim"),
                     dropout=head_cfg.get("dropout"))

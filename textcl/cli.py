@@ -38,10 +38,51 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        check_device(getattr(args, "device", None))
         return int(args.func(args) or 0)
-    except (FileNotFoundError, ValueError, KeyError, TypeError) as err:
+    except _user_errors() as err:  # evaluated only when an error propagates: keeps `textcl --help` light
         print(f"textcl {args.command}: error: {err}", file=sys.stderr)
         return 1
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Errors that describe a problem with the user's input, printed without a traceback."""
+    from textcl.storage.errors import LockHeldError
+
+    errors: list[type[BaseException]] = [FileNotFoundError, ValueError, KeyError, TypeError, ImportError, OSError,
+                                         LockHeldError]
+    try:
+        from textcl.train.trainer import TrainingDivergedError
+        errors.append(TrainingDivergedError)
+    except ImportError:  # pragma: no cover - torch-less installs
+        pass
+    return tuple(errors)
+
+
+def check_device(device: str | None) -> None:
+    """Refuse a ``--device`` this machine does not have, before any model loads.
+
+    Raises:
+        ValueError: an unparsable device, CUDA without a visible GPU, or a GPU index out of range.
+    """
+    if device is None:
+        return
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except RuntimeError as err:
+        raise ValueError(f"--device {device!r} is not a device ({err}): use cpu, cuda or cuda:N") from err
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"--device {device}: no CUDA GPU is visible here (torch.cuda.is_available() is False, "
+                             f"torch {torch.__version__}); use --device cpu or install a CUDA build of torch")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"--device {device}: this machine has {torch.cuda.device_count()} GPU(s) "
+                             f"(cuda:0 .. cuda:{torch.cuda.device_count() - 1})")
+    elif dev.type not in ("cpu", "mps", "xpu"):
+        raise ValueError(f"--device {device}: unsupported device type {dev.type!r}; use cpu or cuda[:N]")
+
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from typing import Any, Iterable, Iterator
 
 import numpy as np
@@ -19,13 +20,14 @@ from textcl.projection import ProjectionHead
 from textcl.quantization import calibration_ranges, quantize, validate_output_precision
 from textcl.similarity import similarity_matrix, similarity_pairwise, validate_similarity_fn
 from textcl.folder_kinds import TEXTCL_CONFIG
+from textcl.storage import atomic_folder, check_format_version, recover_folder, verify_manifest
 from textcl.interop.hub import resolve_model
 from textcl.interop.sentence_transformers import load_st_dense, read_st_folder
 
 __all__ = ["SentenceEncoder", "TEXTCL_CONFIG", "check_finite"]
 
 PROJECTION_WEIGHTS = "projection.safetensors"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: every folder has a manifest (docs/format.md); 1: none, loaded with a warning
 
 
 class SentenceEncoder(nn.Module):
@@ -118,17 +120,23 @@ class SentenceEncoder(nn.Module):
     @classmethod
     def _load_textcl(cls, path: str, pooling: str | None, max_length: int | None,
                      kwargs: dict[str, Any]) -> "SentenceEncoder":
+        """Read a textcl folder after checking it against its manifest (``docs/format.md``)."""
+        verify = kwargs.pop("verify", True)
+        cfg_path = os.path.join(path, TEXTCL_CONFIG)
         try:
-            with open(os.path.join(path, TEXTCL_CONFIG)) as f:
+            with open(cfg_path, encoding="utf-8") as f:
                 cfg = json.load(f)
             kind = cfg["encoder_kind"]
-        except (json.JSONDecodeError, KeyError) as err:
-            raise ValueError(f"{path}/{TEXTCL_CONFIG} is corrupt ({err}): re-save the model") from err
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as err:
+            raise ValueError(f"{cfg_path} is corrupt ({type(err).__name__}: {err}): re-save the model or restore "
+                             "the file") from err
+        version = check_format_version(cfg.get("format_version"), FORMAT_VERSION, cfg_path)
+        if version == 1:
+            warnings.warn(f"{path} was saved by textcl 0.1 without a manifest, so damaged files cannot be "
+                          "detected: re-save it to add one", UserWarning, stacklevel=4)
+        verify_manifest(path, verify=verify, allow_missing=version == 1)
         overrides = {k: v for k, v in (("pooling", pooling), ("max_length", max_length)) if v is not None}
-        if kind == "transformer":
-            encoder = encoder_class(kind).load(path, **overrides, **kwargs)
-        else:
-            encoder = encoder_class(kind).load(path, **overrides)
+        encoder = encoder_class(kind).load(path, **overrides, **kwargs)
         head = None
         if cfg.get("projection"):
             head = ProjectionHead(**cfg["projection"])
@@ -376,8 +384,7 @@ class SentenceEncoder(nn.Module):
         """The folder-level settings written to ``textcl_config.json``."""
         return {
             "format_version": FORMAT_VERSION,
-            "encoder_kind": self.encoder.kind,
-            "encoder": self.encoder.get_config(),
+            "encoder_kind": self.encoder.kind,  # the encoder's own settings: encoder_config.json
             "projection": self.projection.get_config() if self.projection is not None else None,
             "normalize_embeddings": self.normalize_embeddings,
             "prompts": self.prompts,
@@ -388,8 +395,13 @@ class SentenceEncoder(nn.Module):
             "default_backend": self.default_backend,
         }
 
-    def save(self, path: str, format: str = "textcl") -> None:
-        """Write the model to folder ``path``.
+    def save(self, path: str, format: str = "textcl", overwrite: bool = False) -> None:
+        """Write the model to folder ``path``, atomically (``docs/format.md``).
+
+        The folder is written under a temporary sibling name, given a manifest of its
+        files (sizes and SHA-256), fsynced and swapped in whole: a crash leaves the
+        previous folder or the new one, never a mix, and no stale file of an earlier
+        save survives.
 
         Args:
             path: output folder.
@@ -398,24 +410,32 @@ class SentenceEncoder(nn.Module):
                 ``sentence_transformers.SentenceTransformer(path)`` loads and
                 encodes identically with; transformer encoders with mean, max or
                 cls_before_pooler pooling, see :mod:`textcl.interop.sentence_transformers`).
+            overwrite: replace a non-empty ``path`` that is not a textcl model of the
+                same encoder kind (refused otherwise).
 
         Raises:
             ValueError: an unknown ``format``, or a model the format cannot express.
+            OutputExistsError: ``path`` is a file, or holds something else and not ``overwrite``.
         """
         if format == "sentence-transformers":
             from textcl.interop.sentence_transformers import save_sentence_transformers
 
-            save_sentence_transformers(self, path)
+            save_sentence_transformers(self, path, overwrite=overwrite)
             return
         if format != "textcl":
             raise ValueError(f"unknown save format {format!r}: choose 'textcl' or 'sentence-transformers'")
-        os.makedirs(path, exist_ok=True)
-        self.encoder.save(path)
-        if self.projection is not None:
-            state = {k: v.detach().cpu().contiguous() for k, v in self.projection.state_dict().items()}
-            save_file(state, os.path.join(path, PROJECTION_WEIGHTS))
-        with open(os.path.join(path, TEXTCL_CONFIG), "w") as f:
-            json.dump(self.get_config(), f, indent=2)
+        with atomic_folder(os.fspath(path), overwrite=overwrite, kind_check=self._same_kind, kind="model") as tmp:
+            self.encoder.save(tmp)
+            if self.projection is not None:
+                state = {k: v.detach().cpu().contiguous() for k, v in self.projection.state_dict().items()}
+                save_file(state, os.path.join(tmp, PROJECTION_WEIGHTS))
+            with open(os.path.join(tmp, TEXTCL_CONFIG), "w", encoding="utf-8") as f:
+                json.dump(self.get_config(), f, indent=2)
+
+    def _same_kind(self, path: str) -> bool:
+        """True when ``path`` holds a textcl model with this model's encoder kind (a re-save)."""
+        with open(os.path.join(path, TEXTCL_CONFIG), encoding="utf-8") as f:
+            return json.load(f).get("encoder_kind") == self.encoder.kind
 
     # ------------------------------------------------------------------ publishing
     def push_to_hub(self, repo_id: str, token: str | bool | None = None, private: bool | None = None,

@@ -20,7 +20,7 @@ from typing import Any
 from textcl.data import load_data
 from textcl.losses import InfoNCE
 from textcl.model import SentenceEncoder
-from textcl.model_card import ModelCard, write_model_card
+from textcl.model_card import CardResult, ModelCard, environment, infer_base_model, write_model_card
 from textcl.train.config import TrainConfig
 from textcl.train.evaluators import STSDevEvaluator
 from textcl.train.trainer import Trainer, seed_everything
@@ -110,6 +110,7 @@ def run_quickstart(settings: QuickstartSettings, log=print) -> dict[str, Any]:
         log(f"[1/4] loading {settings.model}")
         model = SentenceEncoder.from_pretrained(settings.model)
         name, base = "fine-tuned transformer", settings.model
+        base_model = infer_base_model(model)
     else:
         log("[1/4] baseline: averaged GloVe 6B 50-d vectors")
         glove_avg = SentenceEncoder(WordAverageEncoder.from_glove(corpus=corpus))
@@ -118,6 +119,7 @@ def run_quickstart(settings: QuickstartSettings, log=print) -> dict[str, Any]:
                                                       hidden_size=settings.hidden_size, pooling="max",
                                                       max_length=64, freeze_embeddings=False))
         name, base = "BiLSTM-max over GloVe-50d", "GloVe 6B 50d (fine-tuned) + BiLSTM"
+        base_model = None
     log("[2/4] scoring the model before contrastive training")
     rows.append(_score(model, f"{name} (before)" if transformer else "BiLSTM (random init, before)",
                        data_dir, dev, None))
@@ -128,7 +130,7 @@ def run_quickstart(settings: QuickstartSettings, log=print) -> dict[str, Any]:
                          eval_steps=settings.eval_steps, save_steps=10**9, log_steps=10,
                          output_dir=os.path.join(out, "run"), warmup_ratio=0.1 if transformer else 0.0)
     loss = InfoNCE(temperature=settings.temperature)
-    card = ModelCard(name=f"textcl quickstart: {name}", base_model=base,
+    card = ModelCard(name=f"textcl quickstart: {name}", base_model=base_model, initialised_from=base,
                      datasets=["SNLI (SentEval dev+test, 6,339 triplets)"], loss=repr(loss), view="triplet")
     trainer = Trainer(model, loss, TripletView(), triplets, config, evaluator=dev, metric_for_best=dev.metric,
                       card=card)
@@ -143,13 +145,14 @@ def run_quickstart(settings: QuickstartSettings, log=print) -> dict[str, Any]:
                                (r["alignment"], r["uniformity"]) for r in rows},
                               os.path.join(out, "plots", "alignment_uniformity_all.png"))
     after = rows[-1]
-    card.results = {"stsb (test)": {"spearman": after["stsb_test"]},
-                    "stsb (dev)": {"spearman": after["stsb_dev"]}, "cr": {"accuracy": after["cr_accuracy"]}}
+    card.results = [CardResult("stsb", "test", "spearman", after["stsb_test"]),
+                    CardResult("cr", "test", "accuracy", after["cr_accuracy"]),
+                    CardResult("stsb", "dev", "spearman", after["stsb_dev"])]
     card.train_seconds = result.train_seconds
     write_model_card(result.model_path, card, best)
     results = {"rows": rows, "train_seconds": result.train_seconds, "steps": result.steps,
                "sentences_per_second": result.sentences_per_second, "total_seconds": time.perf_counter() - start,
-               "model_path": result.model_path, "table": _table(rows)}
+               "model_path": result.model_path, "table": _table(rows), "environment": environment()}
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(results, f, indent=2)
     return results

@@ -149,7 +149,7 @@ def test_length_sorted_batches_equal_plain_batches():
     model = SentenceEncoder(enc).to("cpu").eval()
     with torch.no_grad():
         want = torch.cat([enc(enc.tokenize([t])) for t in TEXTS]).numpy()
-    got = model.encode(TEXTS, batch_size=3, precision="float32")
+    got = model.encode(TEXTS, batch_size=3, dtype="float32")
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     batches = list(enc.length_sorted_batches(TEXTS, 3))
     assert [b[0].tolist() for b in batches] == [[2, 0, 1], [3]]  # longest first
@@ -187,8 +187,8 @@ def test_save_load_gives_identical_embeddings(tmp_path):
     assert isinstance(again.encoder, CNNEncoder)
     assert again.encoder.get_config() == enc.get_config()
     assert encoder_class("cnn") is CNNEncoder
-    want = SentenceEncoder(enc.eval()).encode(TEXTS, precision="float32")
-    np.testing.assert_array_equal(again.encode(TEXTS, precision="float32"), want)
+    want = SentenceEncoder(enc.eval()).encode(TEXTS, dtype="float32")
+    np.testing.assert_array_equal(again.encode(TEXTS, dtype="float32"), want)
 
 
 def test_hf_tokenizer_variant_saves_and_loads_identically(tiny_bert_dir, tmp_path):
@@ -210,7 +210,7 @@ def test_load_overrides_pooling_and_max_length_and_ignores_transformer_options(t
         want = make_encoder(pooling="mean", max_length=3).eval()
         want.load_state_dict(enc.state_dict())
         np.testing.assert_allclose(
-            loaded.encode(TEXTS, precision="float32"), want(want.tokenize(TEXTS)).numpy(), rtol=1e-6, atol=1e-6
+            loaded.encode(TEXTS, dtype="float32"), want(want.tokenize(TEXTS)).numpy(), rtol=1e-6, atol=1e-6
         )
     direct = CNNEncoder.load(tmp_path / "m", pooling="mean", trust_remote_code=True, torch_dtype="float16")
     assert direct.pooling == "mean"
@@ -296,7 +296,7 @@ def test_cli_trains_a_cnn_that_reloads(tmp_path, capsys):
     model = SentenceEncoder.from_pretrained(model_path, device="cpu")
     assert isinstance(model.encoder, CNNEncoder)
     assert model.encoder.kernel_sizes == (2, 3) and model.embedding_dim == 16
-    emb = model.encode(["a dog plays ."], precision="float32")
+    emb = model.encode(["a dog plays ."], dtype="float32")
     assert emb.shape == (1, 16) and np.isfinite(emb).all()
     # the corpus words outside GloVe's 2,000 most frequent joined the vocabulary
     assert model.encoder.tokenizer.encode("guitar")[0] != model.encoder.tokenizer.unk_id

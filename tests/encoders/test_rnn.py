@@ -213,7 +213,7 @@ def test_load_overrides_pooling_and_max_length(tmp_path):
     want.load_state_dict(enc.state_dict())
     with torch.no_grad():
         torch.testing.assert_close(
-            torch.from_numpy(loaded.encode(TEXTS, precision="float32")), want(want.tokenize(TEXTS)),
+            torch.from_numpy(loaded.encode(TEXTS, dtype="float32")), want(want.tokenize(TEXTS)),
             rtol=1e-5, atol=1e-6,
         )
     # without overrides the saved settings come back
@@ -240,9 +240,9 @@ def test_cli_encode_with_pooling_override_on_a_saved_rnn(tmp_path, capsys):
     src.write_text("\n".join(TEXTS) + "\n", encoding="utf-8")
     out = tmp_path / "emb.npy"
     assert main(["encode", "--model", str(tmp_path / "m"), "--input", str(src), "--output", str(out),
-                 "--pooling", "mean", "--max-length", "5", "--device", "cpu"]) == 0
+                 "--pooling", "mean", "--max-length", "5", "--dtype", "float32", "--device", "cpu"]) == 0
     want = SentenceEncoder.from_pretrained(str(tmp_path / "m"), pooling="mean", max_length=5, device="cpu")
-    np.testing.assert_allclose(np.load(out), want.encode(TEXTS, precision="float32"), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.load(out), want.encode(TEXTS, dtype="float32"), rtol=1e-5, atol=1e-6)
     assert main(["encode", "--model", str(tmp_path / "m"), "--input", str(src), "--output", str(tmp_path / "x.npy"),
                  "--pooling", "cls", "--device", "cpu"]) == 1
     assert "unknown pooling for a 'rnn' encoder 'cls'" in capsys.readouterr().err

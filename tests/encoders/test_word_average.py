@@ -99,7 +99,7 @@ def test_load_accepts_the_uniform_overrides(tmp_path):
     )
     assert loaded.encoder.max_length == 2
     want = np.stack([numpy_average(matrix, " ".join(t.split()[:2]), True) for t in TEXTS])
-    np.testing.assert_allclose(loaded.encode(TEXTS, precision="float32"), want, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(loaded.encode(TEXTS, dtype="float32"), want, rtol=1e-6, atol=1e-6)
     direct = WordAverageEncoder.load(tmp_path / "m", trust_remote_code=True, revision="main")
     assert direct.get_config() == enc.get_config()
 

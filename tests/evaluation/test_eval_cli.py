@@ -58,6 +58,9 @@ def test_run_prints_table_and_writes_json(downstream, tmp_path, monkeypatch, cap
     assert args.func(args) == 0
     printed = capsys.readouterr().out
     assert "| STS-B | Spearman / Pearson |" in printed and "wall time:" in printed
+    split = printed.split("time split")[1]
+    assert "| Task | encode s | probe s | probe / encode |" in split
+    assert "| STS-B |" in split and "| SICK-R |" in split and "| **total** |" in split
     assert FakeEncoder.loaded == {"name": "some/model", "pooling": "mean", "device": "cpu", "batch_size": 16,
                                   "precision": "float32"}  # reference precision by default
     results = json.loads(out.read_text())
@@ -85,3 +88,14 @@ def test_bad_tasks_fail_before_loading(downstream, monkeypatch, tasks, error, me
     with pytest.raises(error, match=message):
         args.func(args)
     assert FakeEncoder.loaded == {}
+
+
+def test_jobs_must_be_positive_and_is_checked_before_loading(downstream, monkeypatch):
+    monkeypatch.setitem(sys.modules, "textcl.model", types.SimpleNamespace(SentenceEncoder=FakeEncoder))
+    FakeEncoder.loaded = {}
+    args = parser().parse_args(["eval", "--model", "m", "--tasks", "stsb", "--data-dir", str(downstream),
+                                "--jobs", "0"])
+    with pytest.raises(ValueError, match="--jobs must be >= 1"):
+        args.func(args)
+    assert FakeEncoder.loaded == {}
+    assert parser().parse_args(["eval", "--model", "m", "--jobs", "2"]).jobs == 2

@@ -170,7 +170,7 @@ def test_bundled_cr_scores_the_same_alone_and_next_to_mr(downstream, tmp_path):
         lines = (bundled / name).read_text(encoding="latin-1").splitlines()[:60]
         (downstream / "CR" / name).write_text("\n".join(lines) + "\n", encoding="latin-1")
     model = SentenceEncoder.from_pretrained(make_tiny_bert(str(tmp_path / "bert")), pooling="mean",
-                                            device="cpu")
+                                            max_length=64, device="cpu")
 
     def encode(texts):
         return model.encode(texts, batch_size=16, precision="float32")

@@ -184,3 +184,109 @@ def test_rejects_mismatched_shapes_naming_both():
         loss_fn(torch.randn(8), torch.randn(8))
     with pytest.raises(ValueError, match="empty"):
         loss_fn(torch.randn(0, 8), torch.randn(0, 8))
+
+
+# ---------------------------------------------------------------- false negatives and extra negatives
+
+def masked_loss_numpy(a, p, n, ids, extra=None, extra_ids=None, tau=0.05, symmetric=False):
+    """InfoNCE with duplicate masking, loop by loop: a candidate whose id equals anchor i's own id or its
+    positive's id leaves anchor i's denominator, unless it is anchor i's positive."""
+    def cos(u, v):
+        return float(u @ v / (np.linalg.norm(u) * np.linalg.norm(v)))
+
+    a, p = np.asarray(a, np.float64), np.asarray(p, np.float64)
+    size = len(a)
+    cands = [(p[j], ids[j][1], j) for j in range(size)]
+    if n is not None:
+        cands += [(n[j, m], ids[j][2 + m], None) for j in range(size) for m in range(n.shape[1])]
+    if extra is not None:
+        cands += [(extra[m], extra_ids[m], None) for m in range(len(extra))]
+    terms = []
+    for i in range(size):
+        own = {ids[i][0], ids[i][1]}
+        den = sum(math.exp(cos(a[i], v) / tau) for v, c_id, j in cands if j == i or c_id not in own)
+        terms.append(-(cos(a[i], p[i]) / tau - math.log(den)))
+    loss = float(np.mean(terms))
+    if symmetric:
+        back = []
+        for i in range(size):
+            own = {ids[i][0], ids[i][1]}
+            den = sum(math.exp(cos(p[i], a[j]) / tau) for j in range(size) if j == i or ids[j][0] not in own)
+            back.append(-(cos(p[i], a[i]) / tau - math.log(den)))
+        loss = 0.5 * (loss + float(np.mean(back)))
+    return loss
+
+
+def test_identical_rows_give_log_n_and_lose_their_false_negatives_with_masking():
+    emb = torch.ones(8, 4, dtype=torch.float64)  # 8 identical rows, perfect embeddings
+    ids = torch.zeros(8, 2, dtype=torch.long)  # every text the same
+    assert InfoNCE()(emb, emb).item() == pytest.approx(math.log(8), abs=1e-12)
+    assert InfoNCE(mask_duplicates=True)(emb, emb, text_ids=ids).item() == 0.0
+    # with identical hard negatives too, and in both directions
+    hard = torch.ones(8, 1, 4, dtype=torch.float64)
+    assert InfoNCE()(emb, emb, hard).item() == pytest.approx(math.log(16), abs=1e-12)
+    masked = InfoNCE(mask_duplicates=True, symmetric=True)(emb, emb, hard, text_ids=torch.zeros(8, 3).long())
+    assert masked.item() == 0.0
+
+
+def test_masking_only_removes_the_duplicates():
+    # rows 0 and 1 are the same text; rows 2..7 distinct: only anchors 0 and 1 lose one term each
+    emb = torch.ones(8, 4, dtype=torch.float64)
+    ids = torch.tensor([[0, 0], [0, 0]] + [[i, i] for i in range(2, 8)])
+    per_anchor = [math.log(7)] * 2 + [math.log(8)] * 6  # all logits equal: log(candidates left)
+    got = InfoNCE(mask_duplicates=True)(emb, emb, text_ids=ids).item()
+    assert got == pytest.approx(float(np.mean(per_anchor)), abs=1e-12)
+
+
+@pytest.mark.parametrize("k", [None, 2])
+@pytest.mark.parametrize("symmetric", [False, True])
+@pytest.mark.parametrize("with_extra", [False, True])
+def test_masking_matches_loop_reference(k, symmetric, with_extra):
+    a, p, neg = _inputs(n=6, d=5, k=k, seed=3)
+    g = torch.Generator().manual_seed(1)
+    # small id alphabet: many collisions between anchors, positives, negatives and the queue
+    ids = torch.randint(0, 4, (6, 2 + (k or 0)), generator=g)
+    extra = torch.randn(5, 5, generator=g, dtype=torch.float64) if with_extra else None
+    extra_ids = torch.randint(0, 4, (5,), generator=g) if with_extra else None
+    loss = InfoNCE(mask_duplicates=True, symmetric=symmetric)(a, p, neg, text_ids=ids, extra_negatives=extra,
+                                                              extra_negative_ids=extra_ids)
+    ref = masked_loss_numpy(a.numpy(), p.numpy(), None if neg is None else neg.numpy(), ids.tolist(),
+                            None if extra is None else extra.numpy(), None if extra_ids is None else
+                            extra_ids.tolist(), symmetric=symmetric)
+    assert loss.item() == pytest.approx(ref, abs=1e-9)
+
+
+def test_extra_negatives_join_every_denominator():
+    a, p, neg = _inputs(n=4, d=6, k=1, seed=2)
+    extra = torch.randn(3, 6, dtype=torch.float64)
+    loss = InfoNCE(temperature=0.1)(a, p, neg, extra_negatives=extra)
+    ids = torch.arange(4 * 3).reshape(4, 3)  # all distinct: masking changes nothing
+    ref = masked_loss_numpy(a.numpy(), p.numpy(), neg.numpy(), ids.tolist(), extra.numpy(), [100, 101, 102],
+                            tau=0.1)
+    assert loss.item() == pytest.approx(ref, abs=1e-9)
+    assert InfoNCE()(a, p, extra_negatives=extra[:0]).item() == pytest.approx(InfoNCE()(a, p).item())
+
+
+def test_masking_needs_ids_of_the_right_shape():
+    a, p, _ = _inputs(n=3, d=4)
+    with pytest.raises(ValueError, match="needs text_ids"):
+        InfoNCE(mask_duplicates=True)(a, p)
+    with pytest.raises(ValueError, match=r"shape \(N, 2 \+ k\) = \(3, 2\)"):
+        InfoNCE(mask_duplicates=True)(a, p, text_ids=torch.zeros(3, 3, dtype=torch.long))
+    with pytest.raises(ValueError, match="need extra_negative_ids"):
+        InfoNCE(mask_duplicates=True)(a, p, text_ids=torch.zeros(3, 2, dtype=torch.long), extra_negatives=a)
+    with pytest.raises(ValueError, match="extra_negatives must have shape"):
+        InfoNCE()(a, p, extra_negatives=torch.zeros(2, 9, dtype=a.dtype))
+    with pytest.raises(ValueError, match="mask_duplicates must be a bool"):
+        InfoNCE(mask_duplicates=1)
+
+
+def test_masked_loss_keeps_nan_and_gradients():
+    a, p, _ = _inputs(n=4, d=3)
+    a.requires_grad_(True)
+    ids = torch.tensor([[0, 0], [0, 0], [1, 1], [2, 2]])
+    InfoNCE(mask_duplicates=True)(a, p, text_ids=ids).backward()
+    assert torch.isfinite(a.grad).all()
+    a2 = a.detach().clone()
+    a2[0, 0] = float("nan")
+    assert math.isnan(InfoNCE(mask_duplicates=True)(a2, p, text_ids=ids).item())

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from textcl.losses import PairwiseContrastiveLoss
+from textcl.losses import PairwiseContrastiveLoss, TripletLoss
+from textcl.losses.pairwise import paired_distance
 
 
 def hadsell_loss_numpy(x1, x2, y, margin, distance):
@@ -113,3 +114,12 @@ def test_rejects_mismatched_lengths():
         loss_fn(torch.randn(3, 4), torch.randn(2, 4), torch.tensor([1, 0, 1]))
     with pytest.raises(ValueError, match=r"labels must have shape \(N,\) = \(3,\).*\(2,\)"):
         loss_fn(torch.randn(3, 4), torch.randn(3, 4), torch.tensor([1, 0]))
+
+
+@pytest.mark.parametrize("distance", ["euclidean", "cosine"])
+def test_nan_embeddings_give_a_nan_loss_never_a_number(distance):
+    a, b = torch.randn(4, 8), torch.randn(4, 8)
+    a[1, 0] = float("nan")
+    assert torch.isnan(paired_distance(a, b, distance)[1])
+    assert torch.isnan(PairwiseContrastiveLoss(margin=0.5, distance=distance)(a, b, torch.tensor([1., 0, 1, 0])))
+    assert torch.isnan(TripletLoss(margin=0.5, distance=distance)(a, b, torch.randn(4, 8)))

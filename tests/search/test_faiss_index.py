@@ -160,3 +160,10 @@ def test_exact_index_refuses_faiss_options(emb_path):
         open_index("exact", emb_path, nprobe=4)
     with pytest.raises(ValueError, match="unknown index 'annoy'"):
         open_index("annoy", emb_path)
+
+
+def test_unsigned_quantised_embeddings_are_refused(tmp_path):
+    path = str(tmp_path / "packed.npy")
+    np.save(path, np.packbits(clustered() > 0, axis=-1))  # what `textcl encode --precision ubinary` writes
+    with pytest.raises(ValueError, match="cosine search cannot use: encode with --precision float32 or int8"):
+        open_index("exact", path)

@@ -63,8 +63,8 @@ def run(args: argparse.Namespace) -> int:
     from textcl.search import open_embeddings, open_index, require_faiss, semantic_search
 
     if args.backend is not None:
-        print(f"textcl search: warning: --backend is deprecated; it always meant exact search, now "
-              f"--index exact (the default). Use --index faiss for the approximate index.", file=sys.stderr)
+        print("textcl search: warning: --backend is deprecated; it always meant exact search, now "
+              "--index exact (the default). Use --index faiss for the approximate index.", file=sys.stderr)
     if args.corpus is None and args.corpus_embeddings is None:
         raise ValueError("pass --corpus (a text file), --corpus-embeddings (a .npy from `textcl encode`), or both")
     if args.top_k < 1 or args.batch_size < 1:

@@ -14,7 +14,7 @@ from textcl.views import AUGMENTATIONS, make_view, parse_view_spec
 __all__ = ["register", "run", "build_loss"]
 
 _CONFIG_FLAGS = ("epochs", "max_steps", "batch_size", "grad_accum_steps", "lr", "weight_decay", "warmup_ratio",
-                 "max_grad_norm", "precision", "seed", "eval_steps", "save_steps", "log_steps", "output_dir",
+                 "max_grad_norm", "dtype", "precision", "seed", "eval_steps", "save_steps", "log_steps", "output_dir",
                  "gradcache_chunk", "no_duplicates", "queue_size", "momentum")
 
 
@@ -68,7 +68,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     t.add_argument("--weight-decay", type=float)
     t.add_argument("--warmup-ratio", type=float)
     t.add_argument("--max-grad-norm", type=float)
-    t.add_argument("--precision", choices=("auto", "float32", "bfloat16", "float16"))
+    t.add_argument("--dtype", choices=("auto", "float32", "bfloat16", "float16"),
+                   help="compute dtype (default float32)")
+    t.add_argument("--precision", choices=("auto", "float32", "bfloat16", "float16"),
+                   help=argparse.SUPPRESS)  # deprecated alias of --dtype
     t.add_argument("--seed", type=int)
     t.add_argument("--gradcache-chunk", type=int, help="encode batches in chunks of this size (GradCache)")
     t.add_argument("--eval-sts", default=None,

@@ -157,8 +157,13 @@ class TransformerEncoder(Encoder):
         cfg_path = os.path.join(path, ENCODER_CONFIG)
         if not os.path.isfile(cfg_path):
             raise FileNotFoundError(f"{cfg_path} is missing: {path!r} was not saved by textcl")
-        with open(cfg_path) as f:
-            cfg = json.load(f)
+        try:
+            with open(cfg_path, encoding="utf-8") as f:
+                cfg = json.load(f)
+            cfg["pooling"], cfg["max_length"]
+        except (ValueError, KeyError, TypeError) as err:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            raise ValueError(f"{cfg_path} is corrupt ({type(err).__name__}: {err}): re-save the model or restore "
+                             "the file") from err
         return cls.from_pretrained(path, pooling=pooling or cfg["pooling"],
                                    max_length=max_length or cfg["max_length"],
                                    trust_remote_code=trust_remote_code, **model_kwargs)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
-from typing import Any, ClassVar, Iterator
+from typing import Any, ClassVar, Iterator, TypeVar
 
 import numpy as np
 import torch
@@ -62,6 +62,7 @@ __all__ = [
 CONFIG_FILE = "encoder_config.json"
 WEIGHTS_FILE = "model.safetensors"
 TOKENIZER_DIR = "tokenizer"
+_E = TypeVar("_E", bound="WordEmbeddingEncoder")
 # Config keys that describe the folder, not a constructor argument.
 _META_KEYS = ("kind", "tokenizer", "format_version")
 
@@ -231,11 +232,11 @@ class WordEmbeddingEncoder(Encoder):
 
     @classmethod
     def from_glove(
-        cls,
+        cls: type[_E],
         vocab_size: int | None = DEFAULT_GLOVE_VOCAB_SIZE,
         corpus: list[str] | None = None,
         **kwargs: Any,
-    ):
+    ) -> _E:
         """An encoder over packaged GloVe 6B 50-d vectors (lowercased words).
 
         Args:
@@ -249,12 +250,12 @@ class WordEmbeddingEncoder(Encoder):
 
     @classmethod
     def from_word_vectors(
-        cls,
+        cls: type[_E],
         path: str | os.PathLike,
         lowercase: bool = True,
         vocab_limit: int | None = None,
         **kwargs: Any,
-    ):
+    ) -> _E:
         """An encoder over a GloVe / word2vec text file.
 
         Args:
@@ -267,7 +268,7 @@ class WordEmbeddingEncoder(Encoder):
         return cls(tokenizer, matrix, **kwargs)
 
     @classmethod
-    def from_transformer_embeddings(cls, name_or_path: str | os.PathLike, **kwargs: Any):
+    def from_transformer_embeddings(cls: type[_E], name_or_path: str | os.PathLike, **kwargs: Any) -> _E:
         """An encoder over a Hugging Face model's tokenizer and input embeddings.
 
         Args:
@@ -328,13 +329,13 @@ class WordEmbeddingEncoder(Encoder):
 
     @classmethod
     def load(
-        cls,
+        cls: type[_E],
         path: str | os.PathLike,
         pooling: str | None = None,
         max_length: int | None = None,
         device: str | torch.device = "cpu",
         **ignored: Any,
-    ):
+    ) -> _E:
         """Rebuild an encoder saved by :meth:`save`, in eval mode.
 
         Args:

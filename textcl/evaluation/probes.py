@@ -301,7 +301,7 @@ def cv_probe(features: np.ndarray, labels: np.ndarray, n_folds: int = 10, inner_
     folds = StratifiedKFold(n_splits=_n_folds(y, n_folds), shuffle=True, random_state=seed)
     probe = LogisticProbe(c_grid, inner_folds, seed, tolerance, max_iter)
     out = cross_validate(_with_scaler(probe, standardize), x, y, cv=folds, n_jobs=n_jobs,
-                         return_estimator=True, return_indices=True)
+                         return_estimator=True, return_indices=True, error_score="raise")
     fitted = [est[-1] if standardize else est for est in out["estimator"]]
     predictions = np.empty_like(y)
     for est, te in zip(out["estimator"], out["indices"]["test"]):

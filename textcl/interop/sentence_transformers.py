@@ -49,6 +49,7 @@ import transformers
 from safetensors.torch import save_file
 
 from textcl.folder_kinds import ST_MODULES, TEXTCL_CONFIG
+from textcl.storage import atomic_folder
 
 if TYPE_CHECKING:
     from textcl.model import SentenceEncoder
@@ -245,7 +246,7 @@ def check_st_exportable(model: "SentenceEncoder") -> None:
             f"{', '.join(ST_POOLING)}, " + _ALTERNATIVE)
 
 
-def save_sentence_transformers(model: "SentenceEncoder", path: str | os.PathLike) -> None:
+def save_sentence_transformers(model: "SentenceEncoder", path: str | os.PathLike, overwrite: bool = False) -> None:
     """Write ``model`` to folder ``path`` in sentence-transformers format.
 
     ``sentence_transformers.SentenceTransformer(path).encode(texts)`` then returns
@@ -257,7 +258,8 @@ def save_sentence_transformers(model: "SentenceEncoder", path: str | os.PathLike
 
     Args:
         model: a SentenceEncoder with a transformer encoder.
-        path: output folder (created if needed).
+        path: output folder (created if needed; written atomically, with a manifest).
+        overwrite: replace a non-empty ``path`` that is not a sentence-transformers folder.
 
     Raises:
         ValueError: the model cannot be expressed in this format (see
@@ -265,10 +267,18 @@ def save_sentence_transformers(model: "SentenceEncoder", path: str | os.PathLike
     """
     check_st_exportable(model)
     path = os.fspath(path)
-    if os.path.isfile(os.path.join(path, TEXTCL_CONFIG)):
-        raise ValueError(f"{path} already holds a textcl model ({TEXTCL_CONFIG}), which textcl would load "
-                         "instead of the sentence-transformers files: choose an empty folder")
-    os.makedirs(path, exist_ok=True)
+    if os.path.isfile(os.path.join(path, TEXTCL_CONFIG)) and not overwrite:
+        raise ValueError(f"{path} already holds a textcl model ({TEXTCL_CONFIG}); a folder is never both a textcl "
+                         "and a sentence-transformers folder: choose an empty folder (or overwrite=True)")
+    with atomic_folder(path, overwrite=overwrite, kind_check=_is_st_export, kind="sentence-transformers") as tmp:
+        _write_st_folder(model, tmp)
+
+
+def _is_st_export(path: str) -> bool:
+    return is_st_folder(path) and not os.path.isfile(os.path.join(path, TEXTCL_CONFIG))
+
+
+def _write_st_folder(model: "SentenceEncoder", path: str) -> None:
     encoder = model.encoder
     dim = encoder.embedding_dim
     encoder.model.save_pretrained(path, safe_serialization=True)

@@ -32,7 +32,7 @@ def paired_distance(x1: torch.Tensor, x2: torch.Tensor, distance: Distance) -> t
     """
     if distance == "euclidean":
         squared = (x1 - x2).pow(2).sum(dim=-1)  # (N,)
-        positive = squared > 0
+        positive = squared != 0  # not "> 0": a NaN must stay NaN (finite or loud), never become distance 0
         # sqrt has an infinite derivative at 0 and where() would turn 0 * inf
         # into NaN: take the sqrt of a safe value and select afterwards.
         safe = torch.where(positive, squared, torch.ones_like(squared))

@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 
 from textcl.search.exact import as_matrix, check_finite, normalize_rows, prepare_queries
-from textcl.search.stamp import atomic_write, atomic_write_json, embeddings_stamp, stamp_differences
+from textcl.search.stamp import embeddings_stamp, stamp_differences
+from textcl.storage.atomic import atomic_output_file, atomic_write_json
 
 __all__ = ["FaissIndex", "open_faiss_index", "faiss_available", "require_faiss", "default_nlist",
            "default_nprobe", "INDEX_FORMAT_VERSION"]
@@ -166,7 +167,8 @@ class FaissIndex:
     def save(self, path: str) -> None:
         """Write the index to ``path`` atomically (temporary sibling, fsync, rename)."""
         faiss = require_faiss()
-        atomic_write(path, lambda tmp: faiss.write_index(self.index, tmp))
+        with atomic_output_file(path) as tmp:
+            faiss.write_index(self.index, tmp)
 
     @classmethod
     def load(cls, path: str, nprobe: int | None = None) -> "FaissIndex":

@@ -56,6 +56,9 @@ def open_embeddings(path: str) -> np.ndarray:
                          "or numpy.save") from err
     if not isinstance(emb, np.ndarray) or emb.ndim != 2 or 0 in emb.shape:
         raise ValueError(f"{path} holds an array of shape {getattr(emb, 'shape', None)}, not (rows, dim)")
+    if emb.dtype.kind == "u":  # uint8 is offset and ubinary packed: cosine over their bytes means nothing
+        raise ValueError(f"{path} holds {emb.dtype} values (`textcl encode --precision uint8/ubinary`), which "
+                         "cosine search cannot use: encode with --precision float32 or int8")
     if not (np.issubdtype(emb.dtype, np.floating) or np.issubdtype(emb.dtype, np.integer)):
         raise ValueError(f"{path} holds {emb.dtype} values, not numbers")
     return emb

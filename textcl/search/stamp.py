@@ -1,4 +1,4 @@
-"""What a saved search index was built from, and atomic writes of its files.
+"""What a saved search index was built from.
 
 A saved index is only valid for the exact ``.npy`` it was built from. Its
 JSON sidecar records a *stamp* of that file (size, modification time, array
@@ -12,13 +12,12 @@ that keeps size, mtime and every sampled byte is not detected.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-__all__ = ["embeddings_stamp", "stamp_differences", "atomic_write", "atomic_write_json"]
+__all__ = ["embeddings_stamp", "stamp_differences"]
 
 SAMPLE_BYTES = 1 << 20
 
@@ -39,46 +38,3 @@ def embeddings_stamp(path: str) -> dict[str, Any]:
 def stamp_differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
     """Names of the stamp fields that differ (empty when the file is unchanged)."""
     return [key for key in current if saved.get(key) != current[key]]
-
-
-def atomic_write(path: str, write: Callable[[str], None]) -> None:
-    """Write ``path`` through ``write(tmp_path)`` into a temporary sibling, fsync it, then rename it in.
-
-    A crash leaves the old file (or none), never a half-written one; the temporary
-    file is removed on failure.
-    """
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp-{os.getpid()}")
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    fsync_directory(directory)
-
-
-def atomic_write_json(path: str, obj: Any) -> None:
-    """``obj`` as indented JSON at ``path``, written atomically."""
-    def write(tmp: str) -> None:
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(obj, f, indent=2)
-            f.write("\n")
-    atomic_write(path, write)
-
-
-def fsync_directory(directory: str) -> None:
-    """Make a rename in ``directory`` durable (a no-op where directories cannot be opened, e.g. Windows)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -24,7 +24,8 @@ class TrainConfig:
         weight_decay: AdamW weight decay.
         warmup_ratio: fraction of steps with linear warm-up (then linear decay to 0).
         max_grad_norm: clip the gradient norm to this (0 disables clipping).
-        precision: ``float32``, ``bfloat16``, ``float16`` (CUDA) or ``auto``.
+        dtype: compute dtype: ``float32``, ``bfloat16``, ``float16`` (CUDA) or ``auto``.
+        precision: deprecated alias of ``dtype`` (warns).
         seed: seeds Python, NumPy and torch.
         eval_steps: evaluate every N optimizer steps (and at the end) when an evaluator is set.
         save_steps: write a resumable checkpoint every N optimizer steps (and at the end).
@@ -49,19 +50,36 @@ class TrainConfig:
     weight_decay: float = 0.0
     warmup_ratio: float = 0.0
     max_grad_norm: float = 1.0
-    precision: str = "float32"
+    dtype: str = "float32"
+    precision: str | None = None
     seed: int = 42
     eval_steps: int = 125
     save_steps: int = 500
     log_steps: int = 10
     output_dir: str = "out/run"
     gradcache_chunk: int = 0
+    report_to: str = "none"
     no_duplicates: bool | None = None
     queue_size: int = 0
     momentum: float = 0.995
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.precision is not None:
+            import warnings
+
+            warnings.warn("TrainConfig.precision is deprecated: use dtype= (the compute dtype)", FutureWarning,
+                          stacklevel=3)
+            self.dtype, self.precision = self.precision, None
+        from textcl.precision import DTYPES
+
+        if self.dtype not in DTYPES and self.dtype not in ("fp32", "bf16", "fp16"):
+            raise ValueError(f"invalid training setting dtype={self.dtype!r}: choose one of {', '.join(DTYPES)}")
+        trackers = [t.strip() for t in str(self.report_to).split(",") if t.strip()]
+        unknown = [t for t in trackers if t not in ("none", "tensorboard", "wandb")]
+        if unknown:
+            raise ValueError(f"invalid training setting report_to={self.report_to!r}: choose none, tensorboard or "
+                             "wandb (comma-separated for several)")
         checks = {"epochs": self.epochs >= 1, "batch_size": self.batch_size >= 1,
                   "grad_accum_steps": self.grad_accum_steps >= 1, "lr": self.lr > 0,
                   "max_steps": self.max_steps >= 0, "eval_steps": self.eval_steps >= 1,
@@ -82,8 +100,16 @@ class TrainConfig:
 
 def load_config(path: str, **overrides: Any) -> TrainConfig:
     """Read a YAML file of ``TrainConfig`` fields; unknown keys are an error naming the known ones."""
-    with open(path) as f:
-        data = yaml.safe_load(f) or {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f) or {}
+    except yaml.YAMLError as err:
+        raise ValueError(f"{path} is not valid YAML: {err}".replace("\n", " ")) from err
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path} is not UTF-8 text ({err}): pass a YAML or JSON config file") from err
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} holds a {type(data).__name__}, not a mapping of settings: write one "
+                         "'name: value' per line")
     data.update({k: v for k, v in overrides.items() if v is not None})
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     unknown = sorted(set(data) - known)

@@ -7,6 +7,7 @@ import json
 import math
 import os
 import random
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
@@ -25,6 +26,8 @@ from textcl.train.checkpoint import load_checkpoint, rng_state, save_checkpoint,
 from textcl.train.config import TrainConfig
 from textcl.train.distributed import get_rank, get_world_size, is_distributed
 from textcl.train.gradcache import gradcache_backward
+from textcl.train.run_folder import RunFolder
+from textcl.train.tracking import make_trackers
 from textcl.train.length_buckets import CPU_BUCKET_ROWS, LengthBuckets
 from textcl.train.queue import MomentumQueue
 from textcl.train.sampler import NoDuplicatesSampler, batches_digest, text_ids
@@ -100,6 +103,8 @@ class Trainer:
             each step, evaluation, save and log line; any may stop training), or plain
             functions called with every metrics record.
         card: what the saved model's README.md model card says about its base model, data and loss.
+        run_spec: ``model`` / ``data`` / ``view`` / ``loss`` sections for ``train_config.json`` (the
+            CLI passes its settings so that ``textcl train --config train_config.json`` repeats the run).
 
     Outputs under ``config.output_dir``: ``model/`` (selected model),
     ``checkpoint/`` (resumable state), ``metrics.jsonl``, ``train_config.json``.
@@ -108,7 +113,7 @@ class Trainer:
     def __init__(self, model: SentenceEncoder, loss: torch.nn.Module, view: View, data: datasets.Dataset,
                  config: TrainConfig, evaluator: Evaluator | None = None, metric_for_best: str | None = None,
                  callbacks: Sequence[TrainerCallback | Callable[[dict[str, Any]], Any]] = (),
-                 card: ModelCard | None = None) -> None:
+                 card: ModelCard | None = None, run_spec: dict[str, Any] | None = None) -> None:
         if len(data.column_names) != len(view.columns):
             raise ValueError(f"{view!r} reads {len(view.columns)} column(s) ({', '.join(view.columns)}) but the "
                              f"data has {len(data.column_names)}: {', '.join(data.column_names)}; select columns "
@@ -121,11 +126,11 @@ class Trainer:
         self.model, self.loss, self.view, self.data, self.config = model, loss, view, data, config
         self.evaluator, self.metric_for_best = evaluator, metric_for_best
         self.callbacks = as_callbacks(callbacks)
-        self.card = card
+        self.card, self.run_spec = card, run_spec
         self.rank, self.world_size = get_rank(), get_world_size()
         self.is_main = self.rank == 0
         self.device = model.device
-        self.precision = resolve_precision(config.precision, self.device)
+        self.precision = resolve_precision(config.dtype, self.device)
         self.history: list[dict[str, Any]] = []
         self.state = TrainerState(log_history=self.history)
         # --- issue 11: false negatives, embedding-level augmentations, momentum queue
@@ -142,8 +147,46 @@ class Trainer:
         # --- end issue 11
 
     # ------------------------------------------------------------------ the loop
-    def train(self, resume_from: str | None = None) -> TrainResult:
-        """Run the training loop; ``resume_from`` is a checkpoint folder of an earlier run."""
+    def train(self, resume_from: str | None = None, overwrite: bool = False,
+              allow_changed_settings: bool = False) -> TrainResult:
+        """Run the training loop in ``config.output_dir`` (see :class:`~textcl.train.run_folder.RunFolder`).
+
+        Args:
+            resume_from: a checkpoint folder of an earlier run in the same output folder; the last
+                complete checkpoint is used if a crash left it damaged.
+            overwrite: replace an earlier run in the output folder (refused otherwise).
+            allow_changed_settings: resume even if lr, batch size, seed, model, data, view or loss
+                differ from the stored run's.
+        """
+        with RunFolder(self.config.output_dir, self.run_settings(), resume_from, overwrite,
+                       allow_changed_settings, self.is_main) as folder:
+            for message in folder.messages:
+                print(f"textcl train: {message}", file=sys.stderr)
+            trackers = make_trackers(self.config.report_to, self.config.output_dir,
+                                     self.run_settings()) if self.is_main else []
+            self.callbacks.extend(trackers)
+            try:
+                return self._train(folder.checkpoint)
+            finally:
+                for tracker in trackers:
+                    self.callbacks.remove(tracker)
+
+    def run_settings(self) -> dict[str, Any]:
+        """What ``train_config.json`` records: the training settings and what the run was built from.
+
+        ``run_spec`` (the CLI's settings) fills the ``model`` / ``data`` / ``view`` / ``loss``
+        sections when given; otherwise they describe the objects the trainer holds.
+        """
+        spec = dict(self.run_spec or {})
+        spec.setdefault("model", {"encoder_kind": self.model.encoder.kind, "encoder": self.model.encoder.get_config(),
+                                  "projection": self.model.projection is not None})
+        spec.setdefault("data", {"rows": len(self.data), "columns": list(self.data.column_names),
+                                 "fingerprint": getattr(self.data, "_fingerprint", None)})
+        spec.setdefault("view", {"repr": repr(self.view)})
+        spec.setdefault("loss", {"repr": repr(self.loss)})
+        return {"train": self.config.to_dict(), **spec}
+
+    def _train(self, resume_from: str | None) -> TrainResult:
         cfg = self.config
         seed_everything(cfg.seed)
         run = self._start(resume_from)
@@ -212,10 +255,6 @@ class Trainer:
             run.state.best_metric = saved.get("best_metric")
             set_rng_state(saved["rng"])
             self._restore_issue11_state(saved)
-        if self.is_main:
-            os.makedirs(cfg.output_dir, exist_ok=True)
-            with open(os.path.join(cfg.output_dir, "train_config.json"), "w") as f:
-                json.dump(cfg.to_dict(), f, indent=2)
         return run
 
     def _restore_issue11_state(self, saved: dict[str, Any]) -> None:

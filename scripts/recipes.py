@@ -1,0 +1,317 @@
+"""Recipes selected honestly (issue 11): every setting chosen on STS-B dev, STS-B test and SICK-R as checks.
+
+Subcommands (each writes ``results/recipes_<name>.json`` as it goes, so a cut-short run keeps its figures):
+
+* ``quickstart``: the quickstart BiLSTM over GloVe-50d on the 6,339 SNLI triplets. ``--stage select``
+  trains each candidate of :data:`QUICKSTART_CANDIDATES` with one seed and ranks them on STS-B dev;
+  ``--stage seeds`` runs the chosen one (``--candidate``) with three seeds next to the
+  sentence-transformers frozen-GloVe recipe (BiLSTM-max over frozen GloVe-50d,
+  ``MultipleNegativesRankingLoss``, 10 epochs, same triplets), and prints mean +- std.
+* ``cnn``: the Kim CNN over GloVe-50d on the same triplets, its STS figures and its encode speed
+  measured side by side with the BiLSTM in one process.
+* ``unsup``: the BiLSTM on the WordNet sentences with dropout views, augmentations and the momentum
+  queue (one seed per variant, chosen on dev), then the chosen variant with three seeds.
+* ``minilm``: all-MiniLM-L6-v2 fine-tuned on the triplets with textcl (InfoNCE) and with
+  sentence-transformers (MultipleNegativesRankingLoss) at the same batch size, epochs and data.
+
+SICK-R here is ``SICK_train.txt`` + ``SICK_trial.txt`` (5,000 pairs): no recipe ever saw it.
+
+Usage::
+
+    python scripts/recipes.py quickstart --stage select --data ../shared/data
+    python scripts/recipes.py quickstart --stage seeds --candidate frozen --data ../shared/data
+    python scripts/recipes.py cnn --data ../shared/data
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+EncodeFn = Callable[[list[str]], np.ndarray]
+SEEDS = (42, 43, 44)
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_DATA = os.path.join(HERE, "..", "..", "shared", "data")
+RESULTS_DIR = os.path.join(HERE, "..", "results")
+
+
+# ---------------------------------------------------------------------------------------------- shared helpers
+def load_checks(senteval: str) -> dict[str, Any]:
+    """STS-B dev (selection), STS-B test and SICK-R train+trial (checks): name -> ``PairData``."""
+    from textcl.evaluation.senteval import PairData, load_task
+
+    stsb = load_task("stsb", senteval, ("dev", "test"))
+    sick = load_task("sickr", senteval, ("train", "dev"))  # dev = SICK_trial.txt
+    both = PairData(sick["train"].sentences1 + sick["dev"].sentences1,
+                    sick["train"].sentences2 + sick["dev"].sentences2,
+                    np.concatenate([sick["train"].scores, sick["dev"].scores]))
+    return {"stsb_dev": stsb["dev"], "stsb_test": stsb["test"], "sickr": both}
+
+
+def score(encode: EncodeFn, checks: dict[str, Any], fns: tuple[str, ...] = ("cosine",)) -> dict[str, float]:
+    """Spearman x100 on every check set, for each similarity function (``euclidean``: minus the L2 distance).
+
+    Keys are ``<set>`` for cosine and ``<set>_<fn>`` for the others.
+    """
+    from textcl.evaluation.sts import encode_pairs, sts_correlations
+    from textcl.similarity import similarity_pairwise
+
+    out: dict[str, float] = {}
+    for name, data in checks.items():
+        e1, e2 = encode_pairs(encode, data)  # (n, d) each
+        for fn in fns:
+            key = name if fn == "cosine" else f"{name}_{fn}"
+            out[key] = round(sts_correlations(similarity_pairwise(e1, e2, fn), data.scores)["spearman"], 2)
+    return out
+
+
+def textcl_encode(model) -> EncodeFn:
+    """A textcl model's float32 ``encode`` (the evaluation setting)."""
+    return lambda texts: model.encode(texts, batch_size=128, dtype="float32")
+
+
+def load_triplets(senteval: str, max_rows: int | None = None):
+    """The 6,339 SNLI (premise, entailment, contradiction) triplets from SentEval's dev + test files."""
+    from textcl.data import load_senteval_snli
+
+    data = load_senteval_snli(os.path.join(senteval, "SNLI"), splits=("dev", "test"))
+    return data.select(range(min(max_rows, len(data)))) if max_rows else data
+
+
+def corpus_of(data) -> list[str]:
+    """Every text of every column (the vocabulary the word vectors are cut to)."""
+    return [t for c in data.column_names for t in data[c]]
+
+
+def train_textcl(model, loss, view, data, senteval: str, out: str, **cfg: Any):
+    """Train with STS-B dev selection; return ``(best model, info)``."""
+    from textcl.model import SentenceEncoder
+    from textcl.train.config import TrainConfig
+    from textcl.train.evaluators import STSDevEvaluator
+    from textcl.train.trainer import Trainer
+
+    dev = STSDevEvaluator(senteval)
+    config = TrainConfig(output_dir=out, save_steps=10**9, log_steps=10**9, **cfg)
+    res = Trainer(model, loss, view, data, config, evaluator=dev, metric_for_best=dev.metric).train(overwrite=True)
+    info = {"steps": res.steps, "train_seconds": round(res.train_seconds, 1),
+            "best_dev_during_training": round(res.best_metric, 2)}
+    return SentenceEncoder.from_pretrained(res.model_path), info
+
+
+def mean_std(values: list[float]) -> dict[str, Any]:
+    """``{"mean", "std", "values"}`` (sample std; 0 for one value)."""
+    return {"mean": round(statistics.fmean(values), 2),
+            "std": round(statistics.stdev(values), 2) if len(values) > 1 else 0.0, "values": values}
+
+
+def summarize(runs: list[dict[str, float]], keys: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """Mean +- std of each key over the runs."""
+    return {k: mean_std([r[k] for r in runs]) for k in keys if all(k in r for r in runs)}
+
+
+def fmt(s: dict[str, Any]) -> str:
+    return f"{s['mean']:.2f} ± {s['std']:.2f}"
+
+
+@dataclass
+class Results:
+    """A JSON file under ``results/`` rewritten after every addition (a cut-short run keeps its figures)."""
+
+    path: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        self.data.setdefault("command", " ".join(["python"] + sys.argv))
+        self.data.setdefault("started", time.strftime("%Y-%m-%d %H:%M:%S"))
+        self.save()
+
+    def add(self, key: str, value: Any) -> None:
+        self.data[key] = value
+        self.save()
+
+    def save(self) -> None:
+        tmp = self.path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(self.data, f, indent=2)
+        os.replace(tmp, self.path)
+
+
+def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------- quickstart
+#: Candidates for the quickstart recipe (BiLSTM-max, batch 64, TripletView + InfoNCE, no-duplicates batches).
+#: ``current`` is the recipe shipped before issue 11 (tuned on STS-B test); the others change one thing each.
+QUICKSTART_CANDIDATES: dict[str, dict[str, Any]] = {
+    "current": dict(freeze=False, temperature=0.1, lr=3e-3, epochs=8, hidden=256),
+    "frozen": dict(freeze=True, temperature=0.1, lr=3e-3, epochs=8, hidden=256),
+    "frozen_t005": dict(freeze=True, temperature=0.05, lr=3e-3, epochs=8, hidden=256),
+    "frozen_lr1e-3_12ep": dict(freeze=True, temperature=0.1, lr=1e-3, epochs=12, hidden=256),
+    "current_t005": dict(freeze=False, temperature=0.05, lr=3e-3, epochs=8, hidden=256),
+    "frozen_h512": dict(freeze=True, temperature=0.1, lr=3e-3, epochs=8, hidden=512),
+}
+
+
+def bilstm_over_glove(corpus: list[str], freeze: bool, hidden: int):
+    from textcl.encoders.rnn import RNNEncoder
+    from textcl.model import SentenceEncoder
+
+    return SentenceEncoder(RNNEncoder.from_glove(corpus=corpus, cell="lstm", bidirectional=True, hidden_size=hidden,
+                                                 pooling="max", max_length=64, freeze_embeddings=freeze))
+
+
+def run_bilstm_candidate(name: str, seed: int, triplets, senteval: str, checks, out: str,
+                         eval_steps: int = 100) -> dict[str, Any]:
+    """Train one quickstart candidate with one seed; its checks and timing."""
+    import torch
+
+    from textcl.losses import InfoNCE
+    from textcl.views import TripletView
+
+    c = QUICKSTART_CANDIDATES[name]
+    torch.manual_seed(seed)  # the BiLSTM's initial weights
+    model = bilstm_over_glove(corpus_of(triplets), c["freeze"], c["hidden"])
+    t0 = time.perf_counter()
+    best, info = train_textcl(model, InfoNCE(temperature=c["temperature"]), TripletView(), triplets, senteval,
+                              os.path.join(out, f"{name}_s{seed}"), epochs=c["epochs"], batch_size=64, lr=c["lr"],
+                              seed=seed, eval_steps=eval_steps)
+    info["wall_seconds"] = round(time.perf_counter() - t0, 1)
+    return {"candidate": name, "seed": seed, **score(textcl_encode(best), checks), **info}
+
+
+def st_frozen_glove_bilstm(triplets, seed: int, out: str, epochs: int = 10, lr: float = 1e-3, hidden: int = 256,
+                           batch_size: int = 64):
+    """sentence-transformers' recipe: WordEmbeddings (frozen GloVe-50d) -> LSTM -> max pooling, MNRL.
+
+    The vocabulary and vectors are exactly the ones the textcl BiLSTM gets (same GloVe rows, same corpus words);
+    the tokenizer is sentence-transformers' own ``WhitespaceTokenizer`` (lowercasing, no stop words removed).
+    The last model is kept (the plain recipe has no dev selection).
+
+    Returns:
+        ``(SentenceTransformer, info)``.
+    """
+    import torch
+    from sentence_transformers import (SentenceTransformer, SentenceTransformerTrainer,
+                                       SentenceTransformerTrainingArguments)
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+    from sentence_transformers.sentence_transformer.modules import LSTM, Pooling, WordEmbeddings
+    from sentence_transformers.sentence_transformer.modules.tokenizer import WhitespaceTokenizer
+
+    from textcl.encoders.word_vectors import glove_embeddings
+
+    tok, matrix = glove_embeddings(corpus=corpus_of(triplets))
+    torch.manual_seed(seed)
+    emb = WordEmbeddings(WhitespaceTokenizer(tok.vocab, stop_words=[],
+                                             do_lower_case=True), matrix, update_embeddings=False)
+    lstm = LSTM(emb.get_word_embedding_dimension(), hidden_dim=hidden, bidirectional=True)
+    pool = Pooling(lstm.get_word_embedding_dimension(), "max")
+    model = SentenceTransformer(modules=[emb, lstm, pool], device="cpu")
+    train = triplets.rename_columns(dict(zip(triplets.column_names, ("anchor", "positive", "negative"))))
+    args = SentenceTransformerTrainingArguments(
+        output_dir=out, per_device_train_batch_size=batch_size, num_train_epochs=epochs, learning_rate=lr,
+        warmup_ratio=0.0, save_strategy="no", report_to="none", logging_steps=10**9, disable_tqdm=True,
+        use_cpu=True, seed=seed)
+    t0 = time.perf_counter()
+    SentenceTransformerTrainer(model=model, args=args, train_dataset=train,
+                               loss=MultipleNegativesRankingLoss(model)).train()
+    return model, {"train_seconds": round(time.perf_counter() - t0, 1), "lr": lr, "epochs": epochs,
+                   "batch_size": batch_size, "hidden": hidden, "scale": 20.0}
+
+
+def st_encode(model) -> EncodeFn:
+    return lambda texts: model.encode(texts, batch_size=128, convert_to_numpy=True, show_progress_bar=False)
+
+
+def quickstart(args) -> None:
+    senteval = os.path.join(args.data, "senteval")
+    triplets, checks = load_triplets(senteval, args.max_rows), load_checks(senteval)
+    out = args.output
+    if args.stage == "select":
+        names = args.candidates.split(",") if args.candidates else list(QUICKSTART_CANDIDATES)
+        res = Results(os.path.join(RESULTS_DIR, f"recipes_quickstart_select{args.tag}.json"))
+        rows = []
+        for name in names:
+            r = run_bilstm_candidate(name, SEEDS[0], triplets, senteval, checks, out, args.eval_steps)
+            rows.append(r)
+            res.add("runs", rows)
+            print(json.dumps(r), flush=True)
+        rows.sort(key=lambda r: -r["stsb_dev"])
+        table = markdown_table(["candidate (seed 42)", "STS-B dev", "STS-B test", "SICK-R", "train s"],
+                               [[r["candidate"], r["stsb_dev"], r["stsb_test"], r["sickr"], r["train_seconds"]]
+                                for r in rows])
+        res.add("table", table)
+        res.add("chosen_on_dev", rows[0]["candidate"])
+        print(table)
+        return
+    # --stage seeds: the chosen candidate and the sentence-transformers recipe, three seeds each, side by side
+    res = Results(os.path.join(RESULTS_DIR, f"recipes_quickstart_seeds{args.tag}.json"))
+    res.add("candidate", {args.candidate: QUICKSTART_CANDIDATES[args.candidate]})
+    seeds = [int(x) for x in args.seed_list.split(",")] if args.seed_list else list(SEEDS[:args.seeds])
+    ours, theirs = [], []
+    for seed in seeds:
+        if args.side in ("both", "textcl"):
+            ours.append(run_bilstm_candidate(args.candidate, seed, triplets, senteval, checks, out, args.eval_steps))
+            res.add("textcl_runs", ours)
+            print(json.dumps(ours[-1]), flush=True)
+        if args.side in ("both", "st"):
+            model, info = st_frozen_glove_bilstm(triplets, seed, os.path.join(out, f"st_s{seed}"),
+                                                 epochs=args.st_epochs, lr=args.st_lr)
+            theirs.append({"seed": seed, **score(st_encode(model), checks), **info})
+            res.add("st_runs", theirs)
+            print(json.dumps(theirs[-1]), flush=True)
+    keys = ("stsb_dev", "stsb_test", "sickr")
+    rows = []
+    if ours:
+        s = summarize(ours, keys)
+        res.add("textcl_summary", s)
+        rows.append([f"textcl BiLSTM ({args.candidate})"] + [fmt(s[k]) for k in keys])
+    if theirs:
+        s = summarize(theirs, keys)
+        res.add("st_summary", s)
+        rows.append(["sentence-transformers frozen-GloVe BiLSTM, MNRL"] + [fmt(s[k]) for k in keys])
+    table = markdown_table([f"model ({len(seeds)} seeds)", "STS-B dev", "STS-B test", "SICK-R"], rows)
+    res.add("table", table)
+    print(table)
+
+
+# ---------------------------------------------------------------------------------------------- main
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("which", choices=("quickstart", "cnn", "unsup", "minilm"))
+    p.add_argument("--data", default=DEFAULT_DATA)
+    p.add_argument("--output", default=os.path.join(tempfile.gettempdir(), "textcl_recipes"))
+    p.add_argument("--stage", choices=("select", "seeds"), default="select")
+    p.add_argument("--candidates", default="", help="comma-separated subset of the candidates (select stage)")
+    p.add_argument("--candidate", default="current", help="the candidate chosen on dev (seeds stage)")
+    p.add_argument("--side", choices=("both", "textcl", "st"), default="both")
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--seed-list", default="", help="comma-separated seeds (overrides --seeds)")
+    p.add_argument("--st-epochs", type=int, default=10)
+    p.add_argument("--st-lr", type=float, default=1e-3)
+    p.add_argument("--eval-steps", type=int, default=100)
+    p.add_argument("--max-rows", type=int, default=None, help="first N triplets only (smoke runs)")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--tag", default="", help="suffix of the results file name")
+    args = p.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    {"quickstart": quickstart}[args.which](args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
