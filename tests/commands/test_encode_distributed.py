@@ -21,7 +21,8 @@ from textcl.corpus import compute_dtype_kwargs, encode_file, partial_path, progr
 from textcl.corpus.progress import from_ranges
 from textcl.model import SentenceEncoder
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = [pytest.mark.usefixtures("one_thread"),
+              pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="kills process trees found through /proc")]
 
 WORLD_SIZE = 2
 KILL_ROWS, KILL_CHUNK = 1200, 20  # 60 chunks: seconds of work, so the kill lands mid-run
@@ -72,8 +73,35 @@ def run_torchrun(args, env):
     return json.loads(summary[-1])
 
 
+def process_tree(root):
+    """``root`` and all its descendants (torchrun starts each worker in a session of its own)."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo += children.get(pid, [])
+    return tree
+
+
+def kill_tree(root):
+    for pid in process_tree(root):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def kill_after_first_chunk(command, out, env):
-    """Start ``command`` in its own process group; SIGKILL the whole group once a chunk is recorded."""
+    """Start ``command``; SIGKILL it and every process it started once a chunk is recorded."""
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             start_new_session=True)
     deadline = time.monotonic() + 600
@@ -87,12 +115,25 @@ def kill_after_first_chunk(command, out, env):
         except (FileNotFoundError, ValueError):
             finished = set()
         if finished:
-            os.killpg(proc.pid, signal.SIGKILL)
+            tree = process_tree(proc.pid)
+            kill_tree(proc.pid)
             proc.wait()
-            return
+            for _ in range(500):  # the workers are not our children: wait until they are gone
+                if not any(os.path.exists(f"/proc/{pid}") and _alive(pid) for pid in tree):
+                    return
+                time.sleep(0.01)
+            pytest.fail(f"processes {tree} survived SIGKILL")
         time.sleep(0.005)
-    os.killpg(proc.pid, signal.SIGKILL)
+    kill_tree(proc.pid)
     pytest.fail("no chunk was recorded within the time limit")
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie is dead, just not reaped
+    except OSError:
+        return False
 
 
 @pytest.fixture(scope="module")

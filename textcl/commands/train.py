@@ -6,6 +6,7 @@ import argparse
 import json
 
 from textcl.commands.model_options import add_model_options, build_model
+from textcl.commands.run_spec import apply_run_record, read_run_record, record_sections, spec_from_args
 from textcl.data import load_data, load_senteval_snli
 from textcl.losses import InfoNCE, PairwiseContrastiveLoss, TripletLoss
 from textcl.train.config import TrainConfig, load_config
@@ -15,7 +16,7 @@ __all__ = ["register", "run", "build_loss"]
 
 _CONFIG_FLAGS = ("epochs", "max_steps", "batch_size", "grad_accum_steps", "lr", "weight_decay", "warmup_ratio",
                  "max_grad_norm", "dtype", "precision", "seed", "eval_steps", "save_steps", "log_steps", "output_dir",
-                 "gradcache_chunk", "no_duplicates", "queue_size", "momentum")
+                 "gradcache_chunk", "no_duplicates", "queue_size", "momentum", "report_to")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                           "Flags override values from --config (YAML of TrainConfig fields).")
     add_model_options(p)
     d = p.add_argument_group("data")
-    d.add_argument("--data", required=True,
+    d.add_argument("--data", default=None,
                    help="local csv/tsv/json/jsonl/parquet/txt file or folder, a Hugging Face dataset name, or "
                         "'senteval-snli:FOLDER' for SentEval's SNLI files as NLI triplets")
     d.add_argument("--split", default="train", help="dataset split (default: train)")
@@ -59,7 +60,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     o.add_argument("--margin", type=float, default=None, help="margin of the triplet / pairwise loss")
     o.add_argument("--distance", choices=("euclidean", "cosine"), default="cosine")
     t = p.add_argument_group("training")
-    t.add_argument("--config", default=None, help="YAML file of training settings")
+    t.add_argument("--config", default=None,
+                   help="YAML/JSON file of training settings, or a run's train_config.json (repeats that run: its "
+                        "model, data, view and loss too); flags given here win")
+    t.add_argument("--report-to", dest="report_to", default=None,
+                   help="experiment trackers: none, tensorboard, wandb (comma-separated)")
+    t.add_argument("--overwrite", action="store_true", help="replace an earlier run in --output")
+    t.add_argument("--allow-changed-settings", action="store_true",
+                   help="with --resume: continue even if lr, batch size, seed, model, data, view or loss changed")
     t.add_argument("--epochs", type=int)
     t.add_argument("--max-steps", type=int)
     t.add_argument("--batch-size", type=int)
@@ -88,7 +96,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="after training, upload the selected model and its card to hub repo REPO "
                         "(org/name; created if missing; uses --token)")
     h.add_argument("--private", action="store_true", help="create the --push-to-hub repo as private")
+    h.add_argument("--license", default=None,
+                   help="licence id for the model card (e.g. apache-2.0, mit); default: the base model's, "
+                        "else 'other' with the reason")
     p.set_defaults(func=run)
+    record_sections(p)
 
 
 def build_loss(args: argparse.Namespace):
@@ -110,11 +122,34 @@ def _view_spec(spec: str) -> str:
     return spec
 
 
+def _card(args: argparse.Namespace, config: TrainConfig):
+    """What the model card says about the run: base model, data, licence, view and the command."""
+    import os
+    import shlex
+    import sys
+
+    from textcl.interop.hub import is_local_path
+    from textcl.model_card import ModelCard
+
+    hub_model = bool(args.model) and not is_local_path(args.model)
+    return ModelCard(name=os.path.basename(os.path.abspath(config.output_dir)),
+                     base_model=args.model if hub_model else None,
+                     initialised_from=None if hub_model else (args.model or f"{args.word_vectors} word vectors"),
+                     datasets=[args.data], license=args.license, view=args.view,
+                     recipe="textcl " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["train"] else None)
+
+
 def run(args: argparse.Namespace) -> int:
     """Train and print where the model went."""
     from textcl.train.distributed import init_distributed, cleanup, get_local_rank
     from textcl.train.trainer import Trainer
 
+    if args.config:
+        record = read_run_record(args.config)
+        if record is not None:
+            apply_run_record(args, record)
+    if not args.data:
+        raise ValueError("pass --data (a file, folder or hub dataset) or --config with a run's train_config.json")
     overrides = {k: getattr(args, k) for k in _CONFIG_FLAGS}
     config = load_config(args.config, **overrides) if args.config else TrainConfig(
         **{k: v for k, v in overrides.items() if v is not None})
@@ -142,8 +177,9 @@ def run(args: argparse.Namespace) -> int:
         from textcl.train.evaluators import STSDevEvaluator
         evaluator = STSDevEvaluator(args.eval_sts)
     trainer = Trainer(model, build_loss(args), view, data, config, evaluator=evaluator,
-                      metric_for_best=evaluator.metric if evaluator else None)
-    result = trainer.train(resume_from=args.resume)
+                      metric_for_best=evaluator.metric if evaluator else None, run_spec=spec_from_args(args), card=_card(args, config))
+    result = trainer.train(resume_from=args.resume, overwrite=args.overwrite,
+                           allow_changed_settings=args.allow_changed_settings)
     if trainer.is_main:
         print(json.dumps({"model": result.model_path, "steps": result.steps,
                           "train_seconds": round(result.train_seconds, 1),

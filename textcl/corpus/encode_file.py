@@ -129,7 +129,7 @@ def encode_file(model: Any, input: str | CorpusSource | None, output: str, *, da
     if rank == 0:
         try:
             record = _plan(*plan_args)
-        except _PASSED_ON_ERRORS as err:
+        except Exception as err:  # every rank must hear of it, or the others wait in the broadcast forever
             error = err
     record = _broadcast_plan(record, error, world_size)
     if rank != 0:

@@ -271,14 +271,15 @@ def save_sentence_transformers(model: "SentenceEncoder", path: str | os.PathLike
         raise ValueError(f"{path} already holds a textcl model ({TEXTCL_CONFIG}); a folder is never both a textcl "
                          "and a sentence-transformers folder: choose an empty folder (or overwrite=True)")
     with atomic_folder(path, overwrite=overwrite, kind_check=_is_st_export, kind="sentence-transformers") as tmp:
-        _write_st_folder(model, tmp)
+        _write_st_folder(model, tmp, card_path=path)
 
 
 def _is_st_export(path: str) -> bool:
     return is_st_folder(path) and not os.path.isfile(os.path.join(path, TEXTCL_CONFIG))
 
 
-def _write_st_folder(model: "SentenceEncoder", path: str) -> None:
+def _write_st_folder(model: "SentenceEncoder", path: str, card_path: str | None = None) -> None:
+    """Write the folder's files into ``path``; its card's snippets name ``card_path`` (default ``path``)."""
     encoder = model.encoder
     dim = encoder.embedding_dim
     encoder.model.save_pretrained(path, safe_serialization=True)
@@ -314,6 +315,11 @@ def _write_st_folder(model: "SentenceEncoder", path: str) -> None:
         modules.append(_module(len(modules), f"{len(modules)}_Normalize", "Normalize"))
     _write_json(os.path.join(path, "modules.json"), modules)
     _write_json(os.path.join(path, "config_sentence_transformers.json"), _st_config(model))
+    from textcl.model_card import ModelCard, infer_base_model, write_model_card
+
+    shown = card_path or path
+    card = ModelCard(name=os.path.basename(os.path.abspath(shown)), base_model=infer_base_model(model))
+    write_model_card(path, card, model, folder_format="sentence-transformers", usage_path=shown)
 
 
 def _module(idx: int, folder: str, kind: str) -> dict[str, Any]:

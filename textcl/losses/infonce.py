@@ -216,6 +216,10 @@ class InfoNCE(nn.Module):
         if extra_negatives is not None and extra_negatives.shape[0] > 0:
             e = F.normalize(extra_negatives.to(a.dtype), dim=-1)  # (M, d)
             logits = torch.cat([logits, a @ e.T / self.temperature], dim=1)  # (N, W * N * (1 + k) + M)
+        if logits.shape[1] < 2:
+            raise ValueError("InfoNCE got one anchor and no negative (a batch of 1, no hard negative, no queue): "
+                             "the loss is 0 whatever the embeddings, so nothing would be learned. Use a batch of "
+                             "at least 2 rows, hard negatives, or a queue (queue_size > 0)")
 
         if self.mask_duplicates:
             own = text_ids[:, :2]  # (N, 2): anchor and positive ids of each row

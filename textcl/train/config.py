@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,12 +81,20 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"invalid training setting report_to={self.report_to!r}: choose none, tensorboard or "
                              "wandb (comma-separated for several)")
-        checks = {"epochs": self.epochs >= 1, "batch_size": self.batch_size >= 1,
-                  "grad_accum_steps": self.grad_accum_steps >= 1, "lr": self.lr > 0,
-                  "max_steps": self.max_steps >= 0, "eval_steps": self.eval_steps >= 1,
-                  "save_steps": self.save_steps >= 1, "log_steps": self.log_steps >= 1,
-                  "warmup_ratio": 0 <= self.warmup_ratio < 1, "max_grad_norm": self.max_grad_norm >= 0,
-                  "gradcache_chunk": self.gradcache_chunk >= 0,
+        def whole(v: Any, minimum: int) -> bool:  # an int, not a bool or a float such as 1.5
+            return isinstance(v, int) and not isinstance(v, bool) and v >= minimum
+
+        def real(v: Any) -> bool:  # a finite number: inf and NaN train nothing useful
+            return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+        checks = {"epochs": whole(self.epochs, 1), "batch_size": whole(self.batch_size, 1),
+                  "grad_accum_steps": whole(self.grad_accum_steps, 1), "lr": real(self.lr) and self.lr > 0,
+                  "max_steps": whole(self.max_steps, 0), "eval_steps": whole(self.eval_steps, 1),
+                  "save_steps": whole(self.save_steps, 1), "log_steps": whole(self.log_steps, 1),
+                  "weight_decay": real(self.weight_decay) and self.weight_decay >= 0,
+                  "warmup_ratio": real(self.warmup_ratio) and 0 <= self.warmup_ratio < 1,
+                  "max_grad_norm": real(self.max_grad_norm) and self.max_grad_norm >= 0,
+                  "seed": whole(self.seed, 0), "gradcache_chunk": whole(self.gradcache_chunk, 0),
                   "no_duplicates": self.no_duplicates is None or isinstance(self.no_duplicates, bool),
                   "queue_size": isinstance(self.queue_size, int) and self.queue_size >= 0,
                   "momentum": isinstance(self.momentum, (int, float)) and 0 <= self.momentum < 1}
@@ -110,6 +119,8 @@ def load_config(path: str, **overrides: Any) -> TrainConfig:
     if not isinstance(data, dict):
         raise ValueError(f"{path} holds a {type(data).__name__}, not a mapping of settings: write one "
                          "'name: value' per line")
+    if data.get("schema") == "textcl.train_config":  # a run's train_config.json: its "train" section
+        data = {k: v for k, v in (data.get("train") or {}).items() if v is not None}
     data.update({k: v for k, v in overrides.items() if v is not None})
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     unknown = sorted(set(data) - known)

@@ -18,8 +18,9 @@ import torch
 from tqdm.auto import tqdm
 
 from textcl.data import check_text_columns
+from textcl.losses import InfoNCE
 from textcl.model import SentenceEncoder
-from textcl.model_card import ModelCard, write_model_card
+from textcl.model_card import ModelCard, infer_base_model, selection_result, write_model_card
 from textcl.precision import autocast, resolve_precision
 from textcl.train.callbacks import TrainerCallback, TrainerState, as_callbacks
 from textcl.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
@@ -123,6 +124,12 @@ class Trainer:
         check_text_columns(data, [self.column_map[c] for c in view.text_columns])
         if evaluator is not None and metric_for_best is None:
             raise ValueError("metric_for_best must name the evaluator's metric to maximise")
+        if (isinstance(loss, InfoNCE) and "negative" not in view.columns and not config.queue_size
+                and min(len(data), config.batch_size * get_world_size()) < 2):
+            raise ValueError(f"InfoNCE needs at least 2 rows per batch for in-batch negatives; the data has "
+                             f"{len(data)} row(s) and the batch size is {config.batch_size}: with one row the "
+                             "loss is 0 at every step and nothing is learned. Add rows, raise batch_size, or use "
+                             "hard negatives or a queue")
         self.model, self.loss, self.view, self.data, self.config = model, loss, view, data, config
         self.evaluator, self.metric_for_best = evaluator, metric_for_best
         self.callbacks = as_callbacks(callbacks)
@@ -490,16 +497,17 @@ class Trainer:
         return TrainResult(self._model_dir, state.step, train_time, speed, state.best_metric, list(self.history))
 
     def _write_card(self, model_dir: str, train_time: float, best: float | None) -> None:
-        """Give the saved model a README.md model card (training settings, time, dev score)."""
+        """Give the saved model a README.md model card (settings, time, dev score kept apart from test)."""
         if not self.is_main or not os.path.isdir(model_dir):
             return
-        card = self.card or ModelCard(name=os.path.basename(os.path.abspath(self.config.output_dir)),
-                                      base_model="unknown", datasets=["unknown"], loss=repr(self.loss),
-                                      view=repr(self.view))
+        card = self.card or ModelCard(name=os.path.basename(os.path.abspath(self.config.output_dir)))
+        card.base_model = card.base_model or infer_base_model(self.model)
+        card.loss, card.view = card.loss or repr(self.loss), card.view or repr(self.view)
         card.hyperparameters = {k: v for k, v in self.config.to_dict().items() if k not in ("extra", "output_dir")}
         card.train_seconds = train_time
         if best is not None:
-            card.results = {**card.results, self.metric_for_best: {"spearman": best}}
+            card.results = [r for r in card.results if not r.used_for_selection] + [
+                selection_result(self.metric_for_best, best)]
         write_model_card(model_dir, card, self.model)
 
     def _record(self, record: dict[str, Any]) -> None:
