@@ -80,8 +80,8 @@ def build_encoder(kind: str, corpus: list[str], vocab_size: int | None, hidden: 
     from textcl.model import SentenceEncoder
 
     if kind == "cnn":
-        enc = CNNEncoder.from_glove(vocab_size=vocab_size, corpus=corpus, kernel_sizes=kernel_sizes, num_filters=filters,
-                                    pooling="max", max_length=64, freeze_embeddings=True)
+        enc = CNNEncoder.from_glove(vocab_size=vocab_size, corpus=corpus, kernel_sizes=kernel_sizes,
+                                    num_filters=filters, pooling="max", max_length=64, freeze_embeddings=True)
     else:
         enc = RNNEncoder.from_glove(vocab_size=vocab_size, corpus=corpus, cell="lstm", bidirectional=True,
                                     hidden_size=hidden, pooling="max", max_length=64, freeze_embeddings=True)
@@ -114,7 +114,8 @@ def train_one(kind: str, objective: str, pairs, triplets, checks, args, out: str
     from textcl.views import LabeledPairView, TripletView
 
     torch.manual_seed(args.seed)
-    model = build_encoder(kind, list(pairs["text1"]) + list(pairs["text2"]), args.vocab_size, args.hidden, args.filters,
+    corpus = list(pairs["text1"]) + list(pairs["text2"])
+    model = build_encoder(kind, corpus, args.vocab_size, args.hidden, args.filters,
                           tuple(int(k) for k in args.kernel_sizes.split(",")))
     if objective == "infonce":
         loss, view, data = InfoNCE(temperature=args.temperature), TripletView(), triplets
@@ -168,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--margin-cosine", type=float, default=0.5)
     p.add_argument("--temperature", type=float, default=0.1, help="InfoNCE temperature (the quickstart's)")
     p.add_argument("--hidden", type=int, default=256, help="BiLSTM hidden size per direction")
-    p.add_argument("--filters", type=int, default=300, help="CNN filters per width")
+    p.add_argument("--filters", type=int, default=100, help="CNN filters per width (Kim: 100)")
     p.add_argument("--kernel-sizes", default="3,4,5", help="CNN convolution widths (Kim: 3,4,5)")
     p.add_argument("--vocab-size", type=int, default=20_000, help="most frequent GloVe words kept (+ corpus words)")
     p.add_argument("--eval-steps", type=int, default=100)

@@ -88,7 +88,7 @@ def test_nan_in_corpus_fails_naming_the_row_with_no_output(tiny_bert_dir, corpus
 def test_faiss_missing_says_how_to_install(tiny_bert_dir, corpus, capsys, monkeypatch):
     monkeypatch.setattr(faiss_index_module, "faiss_available", lambda: False)
     code, out, err = search(capsys, tiny_bert_dir, "--corpus-embeddings", corpus[1], "--index", "faiss")
-    assert code == 1 and out == "" and 'pip install "textcl[faiss]"' in err
+    assert code == 1 and out == "" and 'pip install "textcl-toolkit[faiss]"' in err
 
 
 @pytest.mark.parametrize("flags, msg", [

@@ -9,7 +9,7 @@ import pytest
 from textcl.search import FaissIndex, cosine_top_k, default_nlist, default_nprobe, open_faiss_index, open_index
 from textcl.search import faiss_index as faiss_index_module
 
-pytest.importorskip("faiss", reason='faiss is not installed (pip install "textcl[faiss]")')
+pytest.importorskip("faiss", reason='faiss is not installed (pip install "textcl-toolkit[faiss]")')
 
 
 def clustered(n=400, d=16, seed=0):

@@ -43,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--index", choices=("exact", "faiss"), default="exact",
                    help="exact: scan every row (default); faiss: approximate IVF-Flat index, saved and reused "
-                        '(needs pip install "textcl[faiss]" and --corpus-embeddings)')
+                        '(needs pip install "textcl-toolkit[faiss]" and --corpus-embeddings)')
     p.add_argument("--index-path", default=None, help="where the faiss index lives (default: EMBEDDINGS.faiss)")
     p.add_argument("--nprobe", type=int, default=None,
                    help="faiss lists scanned per query: more is slower and closer to exact (default: nlist/32)")

@@ -4,7 +4,7 @@
   memory-mapped ``.npy``, read chunk by chunk (``exact.py``).
 - :class:`FaissIndex` / :func:`open_faiss_index`: an IVF-Flat index, saved next to the
   ``.npy`` with a sidecar that detects a changed file, and reused (``faiss_index.py``,
-  ``stamp.py``; needs ``pip install "textcl[faiss]"``).
+  ``stamp.py``; needs ``pip install "textcl-toolkit[faiss]"``).
 - :func:`semantic_search`: sentences in, :class:`Hit` lists out (``semantic.py``).
 
 Every path refuses non-finite embeddings, naming the first bad row.

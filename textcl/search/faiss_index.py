@@ -10,7 +10,7 @@ builds an order of magnitude slower on a CPU and never becomes exact.
 
 Vectors are L2-normalised before they are added and queried, and the index
 scores by inner product, so scores are cosines. ``faiss`` is an optional
-extra: ``pip install "textcl[faiss]"`` (or ``pip install faiss-cpu``).
+extra: ``pip install "textcl-toolkit[faiss]"`` (or ``pip install faiss-cpu``).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ __all__ = ["FaissIndex", "open_faiss_index", "faiss_available", "require_faiss",
            "default_nprobe", "INDEX_FORMAT_VERSION"]
 
 INDEX_FORMAT_VERSION = 1
-INSTALL_HINT = 'faiss is not installed: pip install "textcl[faiss]" (or pip install faiss-cpu)'
+INSTALL_HINT = 'faiss is not installed: pip install "textcl-toolkit[faiss]" (or pip install faiss-cpu)'
 
 
 def faiss_available() -> bool:

@@ -33,7 +33,7 @@ class TensorBoardCallback(TrainerCallback):
             from torch.utils.tensorboard import SummaryWriter
         except ImportError as err:
             raise ImportError("report_to='tensorboard' needs the tensorboard package: "
-                              'pip install "textcl[tensorboard]" (or pip install tensorboard)') from err
+                              'pip install "textcl-toolkit[tensorboard]" (or pip install tensorboard)') from err
         self.log_dir = log_dir
         self.writer = SummaryWriter(log_dir=log_dir)
 
