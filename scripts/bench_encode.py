@@ -100,9 +100,9 @@ def main() -> None:
     sentences = stsb_sentences(args.data)
     st = SentenceTransformer(path, device="cpu")
     tc = SentenceEncoder.from_pretrained(path, device="cpu")
-    tc_default = resolve_precision(inspect.signature(SentenceEncoder.encode).parameters["precision"].default, "cpu")
+    tc_default = resolve_precision(inspect.signature(SentenceEncoder.encode).parameters["dtype"].default, "cpu")
     print(f"{len(sentences)} sentences, batch {BATCH}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"CPU fast bf16: {cpu_has_fast_bf16()}, textcl default precision -> {tc_default}")
+          f"CPU fast bf16: {cpu_has_fast_bf16()}, textcl default dtype -> {tc_default}")
 
     # padded work of each library: textcl sorts by token count, sentence-transformers by characters
     tokenizer, max_len = tc.encoder.tokenizer, tc.encoder.max_length

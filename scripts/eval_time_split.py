@@ -13,7 +13,7 @@ second (the old ``evaluate``: one length-sorted encoding of both tasks'
 sentences) next to the first task alone, for the baseline and the current probes.
 
 Usage:
-    git show HEAD:textcl/evaluation/probes.py > /tmp/probes_before.py
+    git show 12fc32f:textcl/evaluation/probes.py > /tmp/probes_before.py  # the probes before issue 12.6
     python scripts/eval_time_split.py --baseline /tmp/probes_before.py --pair-check cr,mr \\
         --output /tmp/time_split.json
 
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
                                             pooling="mean", device="cpu")
 
     def encode(texts: list[str]):
-        return model.encode(texts, batch_size=args.batch_size, precision="float32")
+        return model.encode(texts, batch_size=args.batch_size, dtype="float32")
 
     rows: list[dict[str, Any]] = []
     print("| task | sentences | encode s | probe s (baseline) | probe s | probe / encode | "

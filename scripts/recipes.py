@@ -259,7 +259,11 @@ def quickstart(args) -> None:
         return
     # --stage seeds: the chosen candidate and the sentence-transformers recipe, three seeds each, side by side
     res = Results(os.path.join(RESULTS_DIR, f"recipes_quickstart_seeds{args.tag}.json"))
-    res.add("candidate", {args.candidate: QUICKSTART_CANDIDATES[args.candidate]})
+    if args.side != "st":
+        res.add("candidate", {args.candidate: QUICKSTART_CANDIDATES[args.candidate]})
+    if args.side != "textcl":
+        res.add("st_recipe", {"lr": args.st_lr, "epochs": args.epochs or args.st_epochs, "batch_size": 64,
+                              "hidden": 256, "pooling": "max", "loss": "MultipleNegativesRankingLoss(scale=20)"})
     seeds = [int(x) for x in args.seed_list.split(",")] if args.seed_list else list(SEEDS[:args.seeds])
     ours, theirs = [], []
     for seed in seeds:

@@ -29,11 +29,11 @@ RECIPES = {
     "unsup": ["--model", "bert-base-uncased", "--pooling", "cls_before_pooler", "--projection", "--mlp-only-train",
               "--view", "dropout", "--loss", "infonce", "--temperature", "0.05", "--epochs", "1",
               "--batch-size", "64", "--lr", "3e-5", "--max-length", "32", "--eval-steps", "125",
-              "--precision", "auto", "--output", "out/unsup-simcse-bert-base"],
+              "--dtype", "auto", "--output", "out/unsup-simcse-bert-base"],
     "sup": ["--model", "bert-base-uncased", "--pooling", "cls_before_pooler", "--projection",
             "--view", "triplet", "--columns", "sent0,sent1,hard_neg", "--loss", "infonce", "--temperature", "0.05",
             "--epochs", "3", "--batch-size", "512", "--lr", "5e-5", "--max-length", "32", "--eval-steps", "125",
-            "--precision", "auto", "--output", "out/sup-simcse-bert-base"],
+            "--dtype", "auto", "--output", "out/sup-simcse-bert-base"],
 }
 
 

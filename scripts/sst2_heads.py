@@ -121,7 +121,7 @@ def main() -> int:
     train, dev, test = (load_sst2(args.data_dir, s) for s in ("train", "dev", "test"))
     print(f"model: {args.model}")
     print(f"SST-2: train {len(train)} phrases, dev {len(dev)} sentences, test {len(test)} sentences; "
-          f"torch threads: {torch.get_num_threads()}, device: {args.device}, encode precision 'auto' = "
+          f"torch threads: {torch.get_num_threads()}, device: {args.device}, encode dtype 'auto' = "
           f"{resolve_precision('auto', args.device)}")
     results: dict = {}
     if "frozen" not in args.skip:

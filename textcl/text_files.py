@@ -47,13 +47,28 @@ def iter_text_rows(path: str, text_col: str = "text", skip_empty: bool = False) 
             rows = _jsonl_rows(path, f, text_col)
         else:
             rows = _csv_rows(path, f, text_col, "\t" if ext == ".tsv" else ",")
-        for line, text in rows:
-            if not text.strip():
-                if skip_empty:
-                    continue
-                raise ValueError(f"{path}:{line}: empty text; remove empty rows or pass --skip-empty "
-                                 "(the output then skips them and records the kept line numbers)")
-            yield line, text
+        try:
+            for line, text in rows:
+                if not text.strip():
+                    if skip_empty:
+                        continue
+                    raise ValueError(f"{path}:{line}: empty text; remove empty rows or pass --skip-empty "
+                                     "(the output then skips them and records the kept line numbers)")
+                yield line, text
+        except UnicodeDecodeError as err:
+            raise ValueError(f"{path}:{_first_undecodable_line(path)}: not UTF-8 text ({err.reason}, byte "
+                             f"{err.object[err.start:err.start + 1]!r}): re-save the file as UTF-8") from None
+
+
+def _first_undecodable_line(path: str) -> int | str:
+    """1-based number of the first line that is not valid UTF-8 (read again in binary, only on an error)."""
+    with open(path, "rb") as f:
+        for i, raw in enumerate(f, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return i
+    return "?"
 
 
 def _jsonl_rows(path: str, f, text_col: str) -> Iterator[tuple[int, str]]:
@@ -76,13 +91,18 @@ def _jsonl_rows(path: str, f, text_col: str) -> Iterator[tuple[int, str]]:
 
 def _csv_rows(path: str, f, text_col: str, delimiter: str) -> Iterator[tuple[int, str]]:
     reader = csv.DictReader(f, delimiter=delimiter)
-    if reader.fieldnames is None or text_col not in reader.fieldnames:
-        present = ", ".join(reader.fieldnames or []) or "(no header)"
-        raise ValueError(f"{path}: no column {text_col!r}; the file has: {present}. Pick one with --text-col")
-    start = reader.line_num + 1
-    for row in reader:
-        yield start, row[text_col] or ""
+    try:
+        fieldnames = reader.fieldnames
+        if fieldnames is None or text_col not in fieldnames:
+            present = ", ".join(fieldnames or []) or "(no header)"
+            raise ValueError(f"{path}: no column {text_col!r}; the file has: {present}. Pick one with --text-col")
         start = reader.line_num + 1
+        for row in reader:
+            yield start, row[text_col] or ""
+            start = reader.line_num + 1
+    except csv.Error as err:  # a NUL byte, a quote left open at the end of the file, ...
+        raise ValueError(f"{path}:{reader.line_num or 1}: not a valid {os.path.splitext(path)[1][1:]} row "
+                         f"({err})") from None
 
 
 def count_text_rows(path: str, text_col: str = "text", skip_empty: bool = False) -> int:

@@ -42,9 +42,9 @@ class FakeEncoder:
         cls.loaded = {"name": name_or_path, "pooling": pooling, "device": device}
         return cls()
 
-    def encode(self, texts, batch_size=64, precision="auto"):
+    def encode(self, texts, batch_size=64, dtype="auto"):
         FakeEncoder.loaded["batch_size"] = batch_size
-        FakeEncoder.loaded["precision"] = precision
+        FakeEncoder.loaded["dtype"] = dtype
         rng = np.random.default_rng(len(texts))
         return rng.standard_normal((len(texts), 8)).astype(np.float32)
 
@@ -62,7 +62,7 @@ def test_run_prints_table_and_writes_json(downstream, tmp_path, monkeypatch, cap
     assert "| Task | encode s | probe s | probe / encode |" in split
     assert "| STS-B |" in split and "| SICK-R |" in split and "| **total** |" in split
     assert FakeEncoder.loaded == {"name": "some/model", "pooling": "mean", "device": "cpu", "batch_size": 16,
-                                  "precision": "float32"}  # reference precision by default
+                                  "dtype": "float32"}  # reference (float32) compute by default
     results = json.loads(out.read_text())
     assert results["sts_avg"]["tasks"] == ["stsb", "sickr"]
 

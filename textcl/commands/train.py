@@ -12,7 +12,7 @@ from textcl.losses import InfoNCE, PairwiseContrastiveLoss, TripletLoss
 from textcl.train.config import TrainConfig, load_config
 from textcl.views import AUGMENTATIONS, make_view, parse_view_spec
 
-__all__ = ["register", "run", "build_loss"]
+__all__ = ["register", "run", "build_loss", "check_run_output"]
 
 _CONFIG_FLAGS = ("epochs", "max_steps", "batch_size", "grad_accum_steps", "lr", "weight_decay", "warmup_ratio",
                  "max_grad_norm", "dtype", "precision", "seed", "eval_steps", "save_steps", "log_steps", "output_dir",
@@ -139,6 +139,33 @@ def _card(args: argparse.Namespace, config: TrainConfig):
                      recipe="textcl " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["train"] else None)
 
 
+def check_run_output(output_dir: str, resume: bool, overwrite: bool) -> None:
+    """Refuse an --output the run could not write, before the data and the model load.
+
+    The run folder checks again under its lock (:class:`textcl.train.run_folder.RunFolder`);
+    this early check only saves the user the wait.
+
+    Raises:
+        NotADirectoryError: ``output_dir`` is a file, or cannot be created.
+        PermissionError: it cannot be written.
+        OutputExistsError: it holds an earlier run and neither ``resume`` nor ``overwrite`` is set.
+    """
+    import os
+
+    from textcl.storage import OutputExistsError, check_parent_writable
+    from textcl.train.run_folder import RUN_FILES
+
+    if os.path.lexists(output_dir) and not os.path.isdir(output_dir):
+        raise NotADirectoryError(f"--output {output_dir} is a file: choose a folder for the run")
+    check_parent_writable(os.path.join(output_dir, "x"))
+    existing = [f for f in RUN_FILES if os.path.lexists(os.path.join(output_dir, f))]
+    if existing and not resume and not overwrite:
+        raise OutputExistsError(
+            f"{os.path.abspath(output_dir)} already holds a training run ({', '.join(existing)}): pass --resume "
+            f"{os.path.join(output_dir, 'checkpoint')} to continue it, --overwrite to replace it, or choose another "
+            "--output")
+
+
 def run(args: argparse.Namespace) -> int:
     """Train and print where the model went."""
     from textcl.train.distributed import init_distributed, cleanup, get_local_rank
@@ -153,6 +180,7 @@ def run(args: argparse.Namespace) -> int:
     overrides = {k: getattr(args, k) for k in _CONFIG_FLAGS}
     config = load_config(args.config, **overrides) if args.config else TrainConfig(
         **{k: v for k, v in overrides.items() if v is not None})
+    check_run_output(config.output_dir, resume=bool(args.resume), overwrite=args.overwrite)
     if args.push_to_hub:
         from huggingface_hub.utils import validate_repo_id
 

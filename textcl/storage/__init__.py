@@ -11,7 +11,8 @@ Modules: :mod:`~textcl.storage.atomic` (files), :mod:`~textcl.storage.folders`
 """
 
 from textcl.storage.atomic import (atomic_output_file, atomic_write_bytes, atomic_write_json, atomic_write_text,
-                                   fsync_dir, fsync_file, replace_into_place)
+                                   check_output_file, check_parent_writable, fsync_dir, fsync_file,
+                                   replace_into_place)
 from textcl.storage.errors import (CorruptFolderError, FormatVersionError, LockHeldError, MissingManifestError,
                                    OutputExistsError)
 from textcl.storage.folders import (aside_path, atomic_folder, check_folder_target, complete_sibling, find_siblings,
@@ -23,7 +24,7 @@ from textcl.storage.versions import check_format_version
 
 __all__ = [
     "atomic_write_bytes", "atomic_write_text", "atomic_write_json", "atomic_output_file",
-    "fsync_file", "fsync_dir", "replace_into_place",
+    "fsync_file", "fsync_dir", "replace_into_place", "check_output_file", "check_parent_writable",
     "atomic_folder", "check_folder_target", "recover_folder", "find_siblings", "complete_sibling", "aside_path",
     "write_manifest", "read_manifest", "verify_manifest", "sha256_file", "MANIFEST_FILE", "MANIFEST_VERSION",
     "OutputLock", "read_lock", "LOCK_FILE",

@@ -16,7 +16,8 @@ import secrets
 from typing import Any, Iterator
 
 __all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "atomic_output_file",
-           "fsync_file", "fsync_dir", "replace_into_place", "temp_sibling"]
+           "fsync_file", "fsync_dir", "replace_into_place", "temp_sibling", "check_parent_writable",
+           "check_output_file"]
 
 
 def temp_sibling(path: str, hidden: bool = True) -> str:
@@ -70,6 +71,48 @@ def _refuse_folder(path: str) -> None:
     if os.path.isdir(path):
         raise IsADirectoryError(f"{path} is a folder, not a file: choose a file name for this output "
                                 "(or remove the folder)")
+
+
+def check_parent_writable(path: str) -> None:
+    """Raise unless the folder that will hold ``path`` exists or can be created, and is writable.
+
+    Checked up front, before any compute, so that a bad output path fails in a
+    second and not after the work: the nearest existing ancestor must be a folder
+    (not a file) that this process may write into.
+
+    Raises:
+        NotADirectoryError: an ancestor of ``path`` is a file.
+        PermissionError: the nearest existing ancestor is not writable.
+    """
+    parent = os.path.dirname(os.path.abspath(os.fspath(path)))
+    ancestor = parent
+    while not os.path.lexists(ancestor):
+        ancestor = os.path.dirname(ancestor)
+    if not os.path.isdir(ancestor):
+        raise NotADirectoryError(f"cannot write {path}: {ancestor} is a file, not a folder; choose another "
+                                 "output path")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise PermissionError(f"cannot write {path}: the folder {ancestor} is not writable; choose another "
+                              "output path")
+
+
+def check_output_file(path: str, overwrite: bool = True) -> None:
+    """Raise unless ``path`` can be written as a file; call it before any compute.
+
+    Args:
+        path: the output file.
+        overwrite: an existing file may be replaced (else it is refused).
+
+    Raises:
+        IsADirectoryError: ``path`` is a folder.
+        FileExistsError: ``path`` exists and ``overwrite`` is False.
+        NotADirectoryError / PermissionError: see :func:`check_parent_writable`.
+    """
+    path = os.fspath(path)
+    _refuse_folder(path)
+    if not overwrite and os.path.lexists(path):
+        raise FileExistsError(f"{path} already exists: pass --overwrite to replace it, or choose another path")
+    check_parent_writable(path)
 
 
 def replace_into_place(src: str, dst: str) -> None:

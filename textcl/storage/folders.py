@@ -19,7 +19,7 @@ import re
 import shutil
 from typing import Callable, Iterator
 
-from textcl.storage.atomic import fsync_dir, fsync_file, temp_sibling
+from textcl.storage.atomic import check_parent_writable, fsync_dir, fsync_file, temp_sibling
 from textcl.storage.errors import CorruptFolderError, OutputExistsError
 from textcl.storage.manifest import verify_manifest, write_manifest
 
@@ -77,9 +77,12 @@ def check_folder_target(path: str, overwrite: bool = False,
     Raises:
         OutputExistsError: ``path`` is a file, or a non-empty folder that
             ``kind_check`` rejects and ``overwrite`` is False.
+        NotADirectoryError / PermissionError: ``path`` cannot be created (an ancestor
+            is a file, or not writable).
     """
     if os.path.lexists(path) and not os.path.isdir(path):
         raise OutputExistsError(f"{path} is a file, not a folder: choose another output path or remove the file")
+    check_parent_writable(path)
     if overwrite or not os.path.isdir(path) or not os.listdir(path):
         return
     reason = "it is not a textcl folder of the same kind"

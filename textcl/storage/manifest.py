@@ -20,15 +20,25 @@ from typing import Any, Iterable
 from textcl.storage.atomic import atomic_write_json
 from textcl.storage.errors import CorruptFolderError, FormatVersionError, MissingManifestError
 
-__all__ = ["MANIFEST_FILE", "MANIFEST_VERSION", "IGNORED_EXTRAS", "write_manifest", "read_manifest",
-           "verify_manifest", "list_files", "sha256_file"]
+__all__ = ["MANIFEST_FILE", "MANIFEST_VERSION", "IGNORED_EXTRAS", "SELF_CHECKSUM", "write_manifest",
+           "read_manifest", "verify_manifest", "list_files", "sha256_file", "manifest_checksum"]
 
 MANIFEST_FILE = "textcl_manifest.json"
 MANIFEST_VERSION = 1
 # Files a folder may gain after its save that cannot change what loads from it: a model card
 # written after the weights, and hidden files (a hub clone's .git/ and .gitattributes, lock files).
 IGNORED_EXTRAS: tuple[str, ...] = ("README.md", ".*", "*/.*")
+# The manifest's checksum of itself: a damaged manifest is then named as the damaged file,
+# instead of blaming an intact file whose recorded size or hash it garbled.
+SELF_CHECKSUM = "manifest_sha256"
 _CHUNK = 1 << 20
+
+
+def manifest_checksum(manifest: dict[str, Any]) -> str:
+    """SHA-256 of ``manifest`` without its :data:`SELF_CHECKSUM` key (canonical JSON: sorted keys, no spaces)."""
+    body = {k: v for k, v in manifest.items() if k != SELF_CHECKSUM}
+    text = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def sha256_file(path: str) -> str:
@@ -67,6 +77,7 @@ def write_manifest(folder: str, kind: str | None = None, extra: dict[str, Any] |
                    "sha256": sha256_file(os.path.join(folder, rel))} for rel in list_files(folder)}
     manifest: dict[str, Any] = {"manifest_version": MANIFEST_VERSION, "kind": kind, **(extra or {}),
                                 "files": files}
+    manifest[SELF_CHECKSUM] = manifest_checksum(manifest)
     atomic_write_json(os.path.join(folder, MANIFEST_FILE), manifest)
     return manifest
 
@@ -89,6 +100,10 @@ def read_manifest(folder: str) -> dict[str, Any] | None:
         raise CorruptFolderError(f"{path} is corrupt ({err}): {fix}", folder, path) from err
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
         raise CorruptFolderError(f"{path} is corrupt (no 'files' table): {fix}", folder, path)
+    # optional: manifests written before the checksum existed have none
+    if SELF_CHECKSUM in manifest and manifest[SELF_CHECKSUM] != manifest_checksum(manifest):
+        raise CorruptFolderError(f"{path} is corrupt: its {SELF_CHECKSUM} does not match its content (the manifest "
+                                 f"was altered or damaged): {fix}", folder, path)
     version = manifest.get("manifest_version")
     if not isinstance(version, int) or version < 1:
         raise CorruptFolderError(f"{path} is corrupt (manifest_version {version!r}): {fix}", folder, path)
