@@ -20,7 +20,7 @@ def test_unsupervised_recipe(tiny_bert_dir, tmp_path):
     data.write_text("\n".join(SENTENCES) + "\n")
     out = tmp_path / "unsup"
     rc = recipes.main(["unsup", "--model", tiny_bert_dir, "--data", str(data), "--batch-size", "8",
-                       "--max-steps", "2", "--eval-steps", "1", "--precision", "float32",
+                       "--max-steps", "2", "--eval-steps", "1", "--dtype", "float32",
                        "--eval-sts", os.path.join(bundled_data_dir(), "senteval"), "--output", str(out)])
     assert rc == 0
     records = [json.loads(line) for line in open(out / "metrics.jsonl")]
@@ -38,7 +38,7 @@ def test_supervised_recipe(tiny_bert_dir, tmp_path):
     data.write_text("\n".join(rows) + "\n")
     out = tmp_path / "sup"
     rc = recipes.main(["sup", "--model", tiny_bert_dir, "--data", str(data), "--batch-size", "8",
-                       "--max-steps", "2", "--precision", "float32", "--output", str(out)])
+                       "--max-steps", "2", "--dtype", "float32", "--output", str(out)])
     assert rc == 0
     model = SentenceEncoder.from_pretrained(str(out / "model"))
     assert model.projection is not None and not model.projection.mlp_only_train
