@@ -261,7 +261,8 @@ def _results_table(results: list[CardResult]) -> str:
 
 
 def _training_rows(card: ModelCard, license_id: str) -> list[tuple[str, str]]:
-    versions = card.versions or {k: v for k, v in environment().items() if k != "hardware"}
+    versions = card.versions if card.versions is not None else {
+        k: v for k, v in environment().items() if k != "hardware"}
     rows = [("base model", card.base_model or card.initialised_from or "none (built from scratch)"),
             ("training data", ", ".join(card.datasets) or "not recorded"),
             ("positive view", card.view or "not recorded"), ("loss", card.loss or "not recorded")]
@@ -269,13 +270,14 @@ def _training_rows(card: ModelCard, license_id: str) -> list[tuple[str, str]]:
     if card.train_seconds is not None:
         rows.append(("training time", f"{card.train_seconds / 60:.1f} min ({card.train_seconds:.0f} s)"))
     rows.append(("hardware", card.hardware or hardware_description()))
-    rows += [(f"{lib} version", v) for lib, v in versions.items()]
+    rows += [(f"{lib} version", v) for lib, v in versions.items()] or [("versions", "not recorded")]
     rows.append(("licence", license_id))
     return rows + list(card.extra_rows)
 
 
 def render_model_card(card: ModelCard, model: Any | None = None, path: str = "PATH",
-                      folder_format: Literal["textcl", "sentence-transformers"] = "textcl") -> Any:
+                      folder_format: Literal["textcl", "sentence-transformers"] = "textcl",
+                      model_facts: dict[str, Any] | None = None) -> Any:
     """Build the ``huggingface_hub.ModelCard`` (front matter + body) without writing it.
 
     Args:
@@ -283,6 +285,8 @@ def render_model_card(card: ModelCard, model: Any | None = None, path: str = "PA
         model: the :class:`textcl.SentenceEncoder`, to describe its encoder, size and exportability.
         path: the folder name shown in the usage snippets.
         folder_format: the folder the card describes: a textcl folder, or a sentence-transformers export.
+        model_facts: what to say about the encoder when there is no ``model`` at hand: any of
+            ``kind``, ``dim``, ``description``, ``similarity``, ``st_exportable``.
 
     Returns:
         A ``huggingface_hub.ModelCard``.
@@ -296,7 +300,7 @@ def render_model_card(card: ModelCard, model: Any | None = None, path: str = "PA
         raise TypeError("ModelCard.results must be a list of CardResult(task, split, metric, value), got "
                         f"{type(card.results).__name__}")
     license_id, license_note = resolve_license(card)
-    facts = _model_facts(model)
+    facts = {**_model_facts(model), **(model_facts or {})}
     tags = ["textcl", "sentence-embeddings", "sentence-similarity", "contrastive-learning", *card.tags]
     if facts["kind"]:
         tags.append(f"{facts['kind']}-encoder")

@@ -204,7 +204,13 @@ _DATA_FIX = ("textcl/data.py: datasets' csv builder raises DatasetGenerationErro
 _ENCODE_FIX = ("textcl/commands/encode.py loads the model before textcl.corpus.encode_file checks the output: "
                "check --output (a folder, an existing file without --overwrite/--resume, an uncreatable parent) "
                "in run() before SentenceEncoder.from_pretrained")
-KNOWN_BAD: dict[tuple[str, str], str] = {}
+KNOWN_BAD: dict[tuple[str, str], str] = {
+    ("train", "bad_input_format"): _DATA_FIX, ("classify", "bad_input_format"): _DATA_FIX,
+    **{("eval", cell): _EVAL_FIX for cell in ("bad_input_format", "output_is_file", "output_is_folder",
+                                               "output_not_writable")},
+    **{("encode", cell): _ENCODE_FIX for cell in ("output_is_file", "output_is_folder", "output_not_writable")},
+    **{("quickstart", cell): _QS_FIX for cell in ("missing_input", "bad_input_format", "bad_flag_value")},
+}
 
 
 def _snapshot(tmp: str) -> dict[str, tuple[int, bytes]]:

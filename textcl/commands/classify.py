@@ -23,6 +23,7 @@ import time
 from typing import Any
 
 from textcl.commands.hub_options import add_hub_options, hub_kwargs
+from textcl.storage import atomic_output_file, atomic_write_json, check_folder_target, check_output_file
 from textcl.text_files import count_text_rows, iter_chunks, iter_text_rows
 
 __all__ = ["register", "run", "load_labelled"]
@@ -64,6 +65,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     t.add_argument("--pooling", default=None, help="encoder pooling (default: the saved one, else mean)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--output", help="train: output folder; predict: output file (.txt labels, .jsonl or .csv)")
+    t.add_argument("--overwrite", action="store_true",
+                   help="train: replace an --output folder that holds something other than a classifier")
     r = p.add_argument_group("prediction")
     r.add_argument("--input", help="text to label: .txt (one per line), .jsonl, .csv or .tsv")
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
@@ -96,9 +99,15 @@ def _train(args: argparse.Namespace) -> int:
     from textcl.classifier import SentenceClassifier, check_texts, encode_labels, label_names
     from textcl.model import SentenceEncoder
 
+    from textcl.classifier import CLASSIFIER_CONFIG
+
     for flag in ("train", "output"):
         if not getattr(args, flag):
             raise ValueError(f"training needs --{flag} (or use `textcl classify predict --model DIR --input FILE`)")
+    _check_train_flags(args)
+    # the output is checked before the data, the model and the cross-validation: not after them
+    check_folder_target(args.output, overwrite=args.overwrite,
+                        kind_check=lambda p: os.path.isfile(os.path.join(p, CLASSIFIER_CONFIG)))
     start = time.perf_counter()
     hub = {"token": args.token, "cache_folder": args.cache_folder}  # --revision names the model's commit
     train = load_labelled(args.train, "train", args.text_col, args.label_col, "train", **hub)
@@ -126,15 +135,33 @@ def _train(args: argparse.Namespace) -> int:
         scores = clf.evaluate(*test, where="test")
         metrics.update(accuracy=scores["accuracy"], macro_f1=scores["macro_f1"], n_test=scores["n"],
                        evaluation="test")
-    clf.save(args.output)
+    clf.save(args.output, overwrite=args.overwrite)
     metrics.update(n_train=len(train[0]), labels=clf.labels, head=args.head, freeze=args.freeze,
                    epochs=result.epochs, steps=result.steps, best_val_accuracy=result.best_val_accuracy,
                    best_epoch=result.best_epoch, stopped_early=result.stopped_early,
                    train_seconds=round(result.train_seconds, 1), total_seconds=round(time.perf_counter() - start, 1))
-    with open(os.path.join(args.output, "metrics.json"), "w") as f:
-        json.dump(metrics, f, indent=2)
+    atomic_write_json(os.path.join(args.output, "metrics.json"), metrics)
     print(json.dumps({k: metrics[k] for k in ("accuracy", "macro_f1", "evaluation")} | {"model": args.output}))
     return 0
+
+
+def _check_train_flags(args: argparse.Namespace) -> None:
+    """Flag values that cannot train, refused before anything loads."""
+    for flag in ("batch_size", "epochs", "patience", "eval_steps", "hidden_dim", "max_length"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            raise ValueError(f"--{flag.replace('_', '-')} must be >= 1, got {value}")
+    if not args.test and args.cv_folds < 2:
+        raise ValueError(f"--cv-folds must be >= 2, got {args.cv_folds}: without --test the metrics are "
+                         "cross-validated on --train over at least 2 folds (or pass --test FILE)")
+    for flag in ("lr", "dropout", "weight_decay"):
+        value = getattr(args, flag)
+        if value is not None and not (value >= 0 and value != float("inf")):
+            raise ValueError(f"--{flag.replace('_', '-')} must be a finite number >= 0, got {value}")
+
+
+PREDICTION_FILES = {".txt": "one label per line", ".jsonl": "line, text, label, probability",
+                    ".csv": "line, text, label, probability"}
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -142,29 +169,39 @@ def _predict(args: argparse.Namespace) -> int:
 
     if not args.input:
         raise ValueError("predict needs --input FILE (.txt one text per line, .jsonl, .csv or .tsv)")
+    out_ext = os.path.splitext(args.output)[1].lower() if args.output else ""
+    if args.output:
+        if out_ext not in PREDICTION_FILES:
+            raise ValueError(f"--output {args.output}: unsupported type {out_ext or '(no extension)'!r}; use "
+                             + ", ".join(f"{e} ({d})" for e, d in PREDICTION_FILES.items()))
+        check_output_file(args.output)
     count_text_rows(args.input, args.text_col)  # an empty or bad row fails before any output is written
     clf = SentenceClassifier.from_pretrained(args.model, device=args.device)
     rows = iter_text_rows(args.input, args.text_col)
-    out_ext = os.path.splitext(args.output)[1].lower() if args.output else ""
-    sink = open(args.output, "w", encoding="utf-8", newline="") if args.output else None
-    try:
-        writer = csv.writer(sink) if out_ext == ".csv" else None
-        if writer:
-            writer.writerow(["line", "text", "label", "probability"])
-        for chunk in iter_chunks(rows, 4096):
-            probs = clf.predict_proba([t for _, t in chunk])
-            for (line, text), p in zip(chunk, probs):
-                label, prob = clf.labels[int(p.argmax())], round(float(p.max()), 6)
-                if sink is None:
-                    print(label)
-                elif writer:
-                    writer.writerow([line, text, label, prob])
-                elif out_ext == ".jsonl":
-                    sink.write(json.dumps({"line": line, "text": text, "label": label, "probability": prob},
-                                          ensure_ascii=False) + "\n")
-                else:
-                    sink.write(f"{label}\n")
-    finally:
-        if sink is not None:
-            sink.close()
+    if args.output:
+        with atomic_output_file(args.output) as tmp:  # a crash leaves the old file (or none), never half of one
+            with open(tmp, "w", encoding="utf-8", newline="") as sink:
+                _write_predictions(clf, rows, sink, out_ext)
+    else:
+        _write_predictions(clf, rows, None, out_ext)
     return 0
+
+
+def _write_predictions(clf, rows, sink, out_ext: str) -> None:
+    """Label ``rows`` chunk by chunk; print the labels (``sink`` None) or write them in ``out_ext``'s format."""
+    writer = csv.writer(sink) if out_ext == ".csv" else None
+    if writer:
+        writer.writerow(["line", "text", "label", "probability"])
+    for chunk in iter_chunks(rows, 4096):
+        probs = clf.predict_proba([t for _, t in chunk])
+        for (line, text), p in zip(chunk, probs):
+            label, prob = clf.labels[int(p.argmax())], round(float(p.max()), 6)
+            if sink is None:
+                print(label)
+            elif writer:
+                writer.writerow([line, text, label, prob])
+            elif out_ext == ".jsonl":
+                sink.write(json.dumps({"line": line, "text": text, "label": label, "probability": prob},
+                                      ensure_ascii=False) + "\n")
+            else:
+                sink.write(f"{label}\n")

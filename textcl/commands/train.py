@@ -146,17 +146,27 @@ def check_run_output(output_dir: str, resume: bool, overwrite: bool) -> None:
     this early check only saves the user the wait.
 
     Raises:
+        LockHeldError: a live run on this machine holds the folder's lock.
         NotADirectoryError: ``output_dir`` is a file, or cannot be created.
         PermissionError: it cannot be written.
         OutputExistsError: it holds an earlier run and neither ``resume`` nor ``overwrite`` is set.
     """
     import os
 
-    from textcl.storage import OutputExistsError, check_parent_writable
+    import socket
+
+    from textcl.storage import LOCK_FILE, LockHeldError, OutputExistsError, check_parent_writable, read_lock
+    from textcl.storage.folders import pid_alive
     from textcl.train.run_folder import RUN_FILES
 
     if os.path.lexists(output_dir) and not os.path.isdir(output_dir):
         raise NotADirectoryError(f"--output {output_dir} is a file: choose a folder for the run")
+    holder = read_lock(output_dir) if os.path.isdir(output_dir) else None
+    if (holder and holder.get("host") == socket.gethostname() and isinstance(holder.get("pid"), int)
+            and holder["pid"] != os.getpid() and pid_alive(holder["pid"])):  # the real reason: say it first
+        raise LockHeldError(f"another {holder.get('what', 'training run')} (pid {holder['pid']}, started "
+                            f"{holder.get('started', '?')}) writes to {os.path.abspath(output_dir)}: wait for it to "
+                            "finish or choose another --output", os.path.join(output_dir, LOCK_FILE), holder)
     check_parent_writable(os.path.join(output_dir, "x"))
     existing = [f for f in RUN_FILES if os.path.lexists(os.path.join(output_dir, f))]
     if existing and not resume and not overwrite:

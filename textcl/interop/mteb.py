@@ -100,7 +100,7 @@ class MTEBEncoder:
             raise ValueError(f"dtype must be one of {', '.join(_DTYPES)}, got {dtype!r}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        if not hasattr(model, "encode"):
+        if isinstance(model, (str, os.PathLike)):  # a name (str has .encode too: test the type)
             from textcl.model import SentenceEncoder
 
             source = os.fspath(model)

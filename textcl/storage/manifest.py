@@ -27,7 +27,8 @@ MANIFEST_FILE = "textcl_manifest.json"
 MANIFEST_VERSION = 1
 # Files a folder may gain after its save that cannot change what loads from it: a model card
 # written after the weights, and hidden files (a hub clone's .git/ and .gitattributes, lock files).
-IGNORED_EXTRAS: tuple[str, ...] = ("README.md", ".*", "*/.*")
+# metrics.json: the scores `textcl classify` writes beside the classifier it saved (never read by a loader).
+IGNORED_EXTRAS: tuple[str, ...] = ("README.md", "metrics.json", ".*", "*/.*")
 # The manifest's checksum of itself: a damaged manifest is then named as the damaged file,
 # instead of blaming an intact file whose recorded size or hash it garbled.
 SELF_CHECKSUM = "manifest_sha256"
