@@ -308,7 +308,9 @@ def render_model_card(card: ModelCard, model: Any | None = None, path: str = "PA
         tags.append("sentence-transformers")
     eval_results = _eval_results(card)
     data = ModelCardData(
-        language=["en"], license=license_id, library_name="textcl", pipeline_tag="sentence-similarity",
+        language=["en"], license=license_id, pipeline_tag="sentence-similarity",
+        # an export is loaded by sentence-transformers: the hub's loader and widget go by library_name
+        library_name="sentence-transformers" if folder_format == "sentence-transformers" else "textcl",
         tags=list(dict.fromkeys(tags)), base_model=card.base_model or None, datasets=card.datasets or None,
         eval_results=eval_results or None, model_name=card.name if eval_results else None)
     held_out = [r for r in card.results if not r.used_for_selection]
