@@ -131,9 +131,10 @@ def _st_encoder(name: str, path: str, threads: int, tmp: str):
                 vnni = "avx512_vnni" in f.read()
             config = "avx512_vnni" if vnni else "avx2"
             export_dynamic_quantized_onnx_model(st, config, folder)
+            # named model_qint8_avx512_vnni.onnx or model_quint8_avx2.onnx, after the config's weight type
+            (quantized,) = [f for f in os.listdir(os.path.join(folder, "onnx")) if f.endswith(f"_{config}.onnx")]
             st = SentenceTransformer(folder, device="cpu", backend="onnx",
-                                     model_kwargs={**kwargs["model_kwargs"],
-                                                   "file_name": f"onnx/model_qint8_{config}.onnx"})
+                                     model_kwargs={**kwargs["model_kwargs"], "file_name": f"onnx/{quantized}"})
             print(f"quantisation config: {config}", file=sys.stderr)
     return lambda texts: st.encode(texts, batch_size=BATCH)
 

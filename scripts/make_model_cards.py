@@ -138,7 +138,9 @@ def build(specs: list[CardSpec], root: str = ROOT) -> dict[str, str]:
     out[INDEX] = ("# Model cards\n\nCards of the models the README reports, written by "
                   "`python scripts/make_model_cards.py` from the results JSON of real runs (specs: "
                   "`model_cards/specs.yaml`; `tests/scripts/test_model_cards.py` checks every figure against "
-                  "its JSON). STS-B test: Spearman x100, cosine.\n\n" + "\n".join(rows) + "\n")
+                  "its JSON). STS-B test: Spearman x100, cosine. A model whose run has not been made is listed as "
+                  "not yet run, with no figures; new models (issue 11's recipes) join by an entry in "
+                  "`specs.yaml` naming their results JSON.\n\n" + "\n".join(rows) + "\n")
     return out
 
 

@@ -57,7 +57,9 @@ def test_nli_to_triplets_pairs_entailment_with_first_contradiction():
 
 
 def test_senteval_snli_gives_the_documented_triplet_count(shared_data):
-    ds = load_senteval_snli(f"{shared_data}/senteval/SNLI")
+    with pytest.raises(TypeError):
+        load_senteval_snli(f"{shared_data}/senteval/SNLI")  # no default splits: never evaluation data by accident
+    ds = load_senteval_snli(f"{shared_data}/senteval/SNLI", splits=("dev", "test"))
     assert len(ds) == 6339 and len(set(ds["premise"])) == 5863
 
 

@@ -94,3 +94,51 @@ def test_saved_config_names_everything_that_changes_the_output(model, tmp_path):
     for key in ("normalize_embeddings", "projection", "prompts", "default_prompt_name", "similarity_fn_name",
                 "quantization_ranges", "default_backend", "format_version"):
         assert key in cfg, key
+
+
+def test_max_length_defaults_to_what_the_model_has_positions_for(tiny_bert_dir):
+    # the tiny BERT has 64 position embeddings: a long text must be cut, never crash
+    model = SentenceEncoder.from_pretrained(tiny_bert_dir, device="cpu")
+    assert model.encoder.max_length == 64
+    assert model.encode(" ".join(["a man plays the guitar ."] * 40), dtype="float32").shape == (32,)
+    with pytest.raises(ValueError, match="position embeddings"):
+        SentenceEncoder.from_pretrained(tiny_bert_dir, device="cpu", max_length=100)
+
+
+def test_projection_flag_never_replaces_a_trained_head(tiny_bert_dir, tmp_path):
+    headed = SentenceEncoder.from_pretrained(tiny_bert_dir, device="cpu", projection=True)
+    headed.save(str(tmp_path / "headed"))
+    with pytest.raises(ValueError, match="already has a trained projection head"):
+        SentenceEncoder.from_pretrained(str(tmp_path / "headed"), device="cpu", projection=True)
+    plain = SentenceEncoder.from_pretrained(tiny_bert_dir, device="cpu")
+    plain.save(str(tmp_path / "plain"))
+    # a saved folder without a head gets one, as a new model would (it used to be ignored silently)
+    assert SentenceEncoder.from_pretrained(str(tmp_path / "plain"), device="cpu", projection=True).projection
+
+
+def test_saving_over_another_kind_of_folder_is_refused_and_stale_files_never_mix(model, sentences, tmp_path):
+    from textcl.storage import OutputExistsError
+
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("not a model")
+    with pytest.raises(OutputExistsError, match="overwrite"):
+        model.save(str(other))
+    model.save(str(other), overwrite=True)
+    assert not (other / "notes.txt").exists()
+    # re-saving a model folder replaces it whole: a file of the earlier save does not survive
+    (other / "projection.safetensors").write_bytes(b"stale")
+    model.save(str(other))
+    assert not (other / "projection.safetensors").exists()
+    np.testing.assert_allclose(SentenceEncoder.from_pretrained(str(other), device="cpu").encode(sentences[:2]),
+                               model.encode(sentences[:2]), atol=1e-6)
+
+
+def test_a_crash_between_the_renames_is_recovered_on_load(model, sentences, tmp_path):
+    path = tmp_path / "m"
+    model.save(str(path))
+    os.rename(path, str(path) + ".old")  # what a kill between the two renames of a re-save leaves
+    with pytest.warns(UserWarning, match="m.old"):
+        back = SentenceEncoder.from_pretrained(str(path), device="cpu")
+    np.testing.assert_allclose(back.encode(sentences[:2]), model.encode(sentences[:2]), atol=1e-6)
+    assert path.is_dir()

@@ -98,6 +98,10 @@ def test_licence_from_flag_then_base_model_then_other(tmp_path, monkeypatch):
     assert lic == "other" and "org/uncached" in note and "could not be read offline" in note
     lic, note = resolve_license(ModelCard(name="m"))
     assert lic == "other" and "no hub base model" in note
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "README.md").write_text("---\nlicense: [apache\n---\n")
+    assert resolve_license(ModelCard(name="m", initialised_from=str(broken)))[0] == "other"
 
 
 def test_textcl_folder_card_never_points_sentence_transformers_at_itself(tiny, tmp_path):

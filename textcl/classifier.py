@@ -500,7 +500,9 @@ class SentenceClassifier(nn.Module):
         except (ValueError, KeyError, TypeError) as err:
             raise ValueError(f"{cfg_path} is corrupt ({type(err).__name__}: {err}): re-save the classifier") from err
         version = check_format_version(cfg.get("format_version"), FORMAT_VERSION, cfg_path)
-        verify_manifest(path, verify=verify, allow_missing=version == 1)
+        # metrics.json: what `textcl classify` measured, written beside the saved classifier; it does not
+        # change how the folder loads
+        verify_manifest(path, verify=verify, allow_missing=version == 1, ignore=("metrics.json",))
         if cfg.get("encoder", ENCODER_DIR) != ENCODER_DIR:  # nothing is read from outside the folder
             raise ValueError(f"{cfg_path} names encoder folder {cfg.get('encoder')!r}; a classifier's encoder is "
                              f"always its {ENCODER_DIR}/ subfolder: re-save the classifier")

@@ -165,8 +165,17 @@ def nli_to_triplets(premises: Sequence[str], hypotheses: Sequence[str], labels: 
                                        "contradiction": [r[2] for r in rows]})
 
 
-def load_senteval_snli(folder: str, splits: Sequence[str] = ("dev", "test")) -> datasets.Dataset:
-    """Read SentEval's SNLI files (``s1.<split>``, ``s2.<split>``, ``labels.<split>``) as triplets."""
+def load_senteval_snli(folder: str, splits: Sequence[str]) -> datasets.Dataset:
+    """Read SentEval's SNLI files (``s1.<split>``, ``s2.<split>``, ``labels.<split>``) as triplets.
+
+    Args:
+        folder: SentEval's ``SNLI`` folder.
+        splits: which splits to read, e.g. ``("train",)`` or ``("dev", "test")``; there is no
+            default, so a run never trains on evaluation splits by accident.
+    """
+    if isinstance(splits, str) or not splits:
+        raise ValueError(f"splits must be a non-empty list of split names such as ['train'] or ['dev', 'test'], "
+                         f"got {splits!r}")
     premises: list[str] = []
     hypotheses: list[str] = []
     labels: list[str] = []

@@ -21,7 +21,7 @@ from textcl.quantization import calibration_ranges, quantize, validate_output_pr
 from textcl.similarity import similarity_matrix, similarity_pairwise, validate_similarity_fn
 from textcl.folder_kinds import TEXTCL_CONFIG
 from textcl.storage import atomic_folder, check_format_version, recover_folder, verify_manifest
-from textcl.interop.hub import resolve_model
+from textcl.interop.hub import is_local_path, resolve_model
 from textcl.interop.sentence_transformers import load_st_dense, read_st_folder
 
 __all__ = ["SentenceEncoder", "TEXTCL_CONFIG", "check_finite"]
@@ -91,30 +91,44 @@ class SentenceEncoder(nn.Module):
             revision: branch, tag or commit of a repo id (ignored for a local folder).
             token: hub token for private or gated repos (default: saved login / ``HF_TOKEN``).
             cache_folder: hub cache folder (default: ``HF_HUB_CACHE``).
+            **model_kwargs: passed to transformers' ``from_pretrained``; ``verify=False`` skips
+                hashing a textcl folder's files against its manifest (sizes are always checked).
 
         Raises:
             FileNotFoundError: a local path that does not exist (no hub lookup is made).
             OSError: a repo id neither the hub nor the cache has; the message names both readings.
         """
         hub = dict(revision=revision, token=token, cache_folder=cache_folder)
+        name_or_path = os.fspath(name_or_path)
+        if is_local_path(name_or_path) and not os.path.lexists(name_or_path):
+            # a crash between the two renames of a save leaves only complete siblings: put the newest back
+            note = recover_folder(name_or_path)
+            if note:
+                warnings.warn(note, UserWarning, stacklevel=2)
         resolved = resolve_model(name_or_path, **hub)
         kwargs = dict(trust_remote_code=trust_remote_code, **model_kwargs)
         if resolved.layout == "textcl":
             model = cls._load_textcl(resolved.path, pooling, max_length, kwargs)
+        elif resolved.layout == "sentence-transformers":
+            kwargs.pop("verify", None)
+            st = read_st_folder(resolved.path)
+            encoder = encoder_class("transformer").from_pretrained(
+                st.transformer_path, pooling=pooling or st.pooling, max_length=max_length or st.max_length,
+                **kwargs)
+            head = load_st_dense(st.dense_path) if st.dense_path else None
+            model = cls(encoder, head, normalize_embeddings=st.normalize, prompts=st.prompts,
+                        default_prompt_name=st.default_prompt_name, similarity_fn_name=st.similarity_fn_name)
         else:
-            if resolved.layout == "sentence-transformers":
-                st = read_st_folder(resolved.path)
-                encoder = encoder_class("transformer").from_pretrained(
-                    st.transformer_path, pooling=pooling or st.pooling,
-                    max_length=max_length or st.max_length, **kwargs)
-                head = load_st_dense(st.dense_path) if st.dense_path else None
-                model = cls(encoder, head, normalize_embeddings=st.normalize)
-            else:
-                encoder = encoder_class("transformer").from_pretrained(
-                    resolved.path, pooling=pooling or "mean", max_length=max_length, **hub, **kwargs)
-                model = cls(encoder)
-            if projection:
-                model.projection = ProjectionHead(encoder.embedding_dim, mlp_only_train)
+            kwargs.pop("verify", None)
+            encoder = encoder_class("transformer").from_pretrained(
+                resolved.path, pooling=pooling or "mean", max_length=max_length, **hub, **kwargs)
+            model = cls(encoder)
+        if projection:
+            if model.projection is not None:
+                raise ValueError(f"{name_or_path} already has a trained projection head; projection=True "
+                                 "(--projection) adds a fresh, random head to a model without one. Drop it to "
+                                 "keep the trained head")
+            model.projection = ProjectionHead(model.encoder.embedding_dim, mlp_only_train)
         return model.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
 
     @classmethod

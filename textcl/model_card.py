@@ -32,6 +32,7 @@ from importlib.resources import files
 from typing import Any, Literal
 
 import torch
+import yaml
 
 __all__ = ["CardResult", "ModelCard", "write_model_card", "render_model_card", "hardware_description",
            "environment", "infer_base_model", "resolve_license", "selection_result", "TASK_NAMES", "CITATION"]
@@ -174,7 +175,10 @@ def _card_license(readme: str | None) -> str | None:
         return None
     from huggingface_hub import ModelCard as HFModelCard
 
-    lic = HFModelCard.load(readme).data.to_dict().get("license")
+    try:
+        lic = HFModelCard.load(readme).data.to_dict().get("license")
+    except (ValueError, yaml.YAMLError):  # a card with broken front matter names no licence we can trust
+        return None
     return lic if isinstance(lic, str) and lic else None
 
 

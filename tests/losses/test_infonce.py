@@ -76,11 +76,17 @@ def test_default_temperature_matches_reference():
     assert InfoNCE()(a, p, neg).item() == pytest.approx(expected, rel=1e-10)
 
 
-@pytest.mark.parametrize("n", [1, 4, 9])
+@pytest.mark.parametrize("n", [2, 4, 9])
 def test_all_logits_equal_gives_log_n(n):
     v = torch.ones(n, 6)
     assert InfoNCE()(v, v).item() == pytest.approx(math.log(n), abs=1e-5)
     assert InfoNCE(symmetric=True)(v, v).item() == pytest.approx(math.log(n), abs=1e-5)
+
+
+def test_one_anchor_without_negatives_is_refused_not_a_zero_loss():
+    v = torch.ones(1, 6)
+    with pytest.raises(ValueError, match="no negative"):
+        InfoNCE()(v, v)
 
 
 @pytest.mark.parametrize("n", [1, 4])

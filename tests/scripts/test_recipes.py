@@ -3,6 +3,7 @@
 import importlib.util
 import json
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -10,15 +11,13 @@ import pytest
 from tiny_models import REPO_ROOT
 
 
-def _load(name):
-    spec = importlib.util.spec_from_file_location(name, os.path.join(REPO_ROOT, *name.split("/")) + ".py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+sys.path.insert(0, os.path.join(REPO_ROOT, "scripts"))
+import recipes  # noqa: E402  (scripts/recipes.py)
 
-
-recipes = _load("scripts/recipes")
-tiny = _load("tests/scripts/test_pairwise_recipe")
+_spec = importlib.util.spec_from_file_location("test_pairwise_recipe_helpers",
+                                               os.path.join(REPO_ROOT, "tests", "scripts", "test_pairwise_recipe.py"))
+tiny = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(tiny)
 
 
 def test_checks_hold_stsb_dev_test_and_sick_train_plus_trial(tmp_path):

@@ -151,7 +151,7 @@ def test_bad_build_arguments(kwargs, msg):
 
 def test_missing_faiss_names_the_install_command(emb_path, monkeypatch):
     monkeypatch.setattr(faiss_index_module, "faiss_available", lambda: False)
-    with pytest.raises(ImportError, match=r'pip install "textcl\[faiss\]"'):
+    with pytest.raises(ImportError, match=r'pip install "textcl-toolkit\[faiss\]"'):
         open_index("faiss", emb_path)
 
 

@@ -63,13 +63,13 @@ def test_trainer_step_with_gradcache_chunk_matches_the_plain_step(model, tmp_pat
     data = load_data(rows)
     grads = {}
     for chunk in (0, CHUNK):
-        config = TrainConfig(batch_size=BATCH, gradcache_chunk=chunk, precision="float32",
+        config = TrainConfig(batch_size=BATCH, gradcache_chunk=chunk, dtype="float32",
                              output_dir=str(tmp_path / f"chunk{chunk}"))
         trainer = Trainer(model, InfoNCE(temperature=0.05), PairView(), data, config)
         (batch,) = trainer._batches(0)
-        scaler = torch.amp.GradScaler("cpu", enabled=False)
+        run = trainer._start(None)  # the trainer's own network: length buckets on a CPU
         model.zero_grad()
-        # the trainer's own network: length buckets on a CPU, each GradCache chunk trimmed to its longest row
-        trainer._micro_step(trainer._bucketed(), trainer.view(trainer._rows(batch)), scaler, sync=True)
+        # each GradCache chunk is trimmed to its longest row
+        trainer._forward_backward(run, trainer._view_batch(batch), sync=True)
         grads[chunk] = _grads(model)
     assert _rel_err(grads[CHUNK], grads[0]) < 1e-5

@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     d = p.add_argument_group("data")
     d.add_argument("--data", default=None,
                    help="local csv/tsv/json/jsonl/parquet/txt file or folder, a Hugging Face dataset name, or "
-                        "'senteval-snli:FOLDER' for SentEval's SNLI files as NLI triplets")
+                        "'senteval-snli:FOLDER' for SentEval's SNLI files as NLI triplets (with --split, e.g. dev,test)")
     d.add_argument("--split", default="train", help="dataset split (default: train)")
     d.add_argument("--data-revision", default=None,
                    help="branch, tag or commit of a hub --data repo (--token and --cache-folder apply too)")
@@ -198,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
     distributed = init_distributed()
     view = make_view(args.view, seed=config.seed)
     if args.data.startswith("senteval-snli:"):
-        data = load_senteval_snli(args.data.split(":", 1)[1])
+        data = load_senteval_snli(args.data.split(":", 1)[1], splits=args.split.split(","))
     else:
         data = load_data(args.data, split=args.split, columns=args.columns, revision=args.data_revision,
                          token=args.token, cache_folder=args.cache_folder)

@@ -21,6 +21,22 @@ _NEEDS_ALL_LAYERS = {"first_last_avg", "last2_avg"}
 _FEATURES = ("input_ids", "attention_mask", "token_type_ids")
 
 
+def position_limit(model: torch.nn.Module) -> int | None:
+    """Tokens the model can take: ``max_position_embeddings`` (less RoBERTa's padding offset), if it has one.
+
+    RoBERTa-family models number positions from ``pad_token_id + 1``, so a 514-position
+    RoBERTa takes 512 tokens.
+    """
+    config = getattr(model, "config", None)
+    positions = getattr(config, "max_position_embeddings", None)
+    if not isinstance(positions, int) or positions <= 0:
+        return None
+    model_type = str(getattr(config, "model_type", ""))
+    if "roberta" in model_type or model_type in ("camembert", "longformer"):
+        positions -= int(getattr(config, "pad_token_id", 1) or 0) + 1
+    return positions
+
+
 class TransformerEncoder(Encoder):
     """Any Hugging Face ``AutoModel`` plus a pooling mode.
 
@@ -45,10 +61,14 @@ class TransformerEncoder(Encoder):
         self.model = model
         self.tokenizer = tokenizer
         self.pooling = validate_pooling(pooling)
-        limit = getattr(tokenizer, "model_max_length", 512) or 512
-        self._max_length = int(max_length or min(limit, 512))
+        positions = position_limit(model)
+        limit = min(getattr(tokenizer, "model_max_length", 512) or 512, 512, positions or 512)
+        self._max_length = int(max_length or limit)
         if self._max_length < 1:
             raise ValueError(f"max_length must be >= 1, got {self._max_length}")
+        if positions is not None and self._max_length > positions:
+            raise ValueError(f"max_length={self._max_length} is more tokens than the model has position embeddings "
+                             f"for ({positions}): pass max_length <= {positions}")
 
     @classmethod
     def from_pretrained(cls, name_or_path: str, pooling: str = "mean", max_length: int | None = None,
