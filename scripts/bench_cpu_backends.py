@@ -185,7 +185,7 @@ def run_contender(name: str, python: str, args: argparse.Namespace, sentences: s
            "TOKENIZERS_PARALLELISM": "false"}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
-        return False, (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+        return False, (proc.stderr.strip().splitlines() or ["(no output)"])[-1][:200]
     return True, ""
 
 

@@ -13,6 +13,10 @@ Subcommands (each writes ``results/recipes_<name>.json`` as it goes, so a cut-sh
   queue (one seed per variant, chosen on dev), then the chosen variant with three seeds.
 * ``minilm``: all-MiniLM-L6-v2 fine-tuned on the triplets with textcl (InfoNCE) and with
   sentence-transformers (MultipleNegativesRankingLoss) at the same batch size, epochs and data.
+* ``summary``: pools the quickstart runs of several results files (``--inputs``) into one table by seed.
+
+``--epochs N`` shortens every schedule (both sides alike) when the machine cannot afford the full one;
+the results file records the epochs of every run.
 
 SICK-R here is ``SICK_train.txt`` + ``SICK_trial.txt`` (5,000 pairs): no recipe ever saw it.
 
@@ -20,7 +24,8 @@ Usage::
 
     python scripts/recipes.py quickstart --stage select --data ../shared/data
     python scripts/recipes.py quickstart --stage seeds --candidate frozen --data ../shared/data
-    python scripts/recipes.py cnn --data ../shared/data
+    python scripts/recipes.py cnn --candidate current --data ../shared/data
+    python scripts/recipes.py summary --candidate current --inputs results/a.json,results/b.json --tag _x
 """
 
 from __future__ import annotations
@@ -491,10 +496,46 @@ def minilm(args) -> None:
     print("verdict (margin = larger std):", verdict)
 
 
+# ---------------------------------------------------------------------------------------------- pooled summary
+def summary(args) -> None:
+    """Pool the quickstart runs of several results files (select + seeds stages) into one 3-seed table.
+
+    Runs of ``--candidate`` (from ``runs`` or ``textcl_runs``) and sentence-transformers runs (``st_runs``) are
+    collected by seed (a seed seen twice is an error: the files overlap).
+    """
+    ours: dict[int, dict] = {}
+    theirs: dict[int, dict] = {}
+    for path in args.inputs.split(","):
+        with open(path) as f:
+            data = json.load(f)
+        for r in data.get("runs", []) + data.get("textcl_runs", []):
+            if r.get("candidate") == args.candidate:
+                if r["seed"] in ours:
+                    raise ValueError(f"{path}: seed {r['seed']} of {args.candidate} appears twice")
+                ours[r["seed"]] = r
+        for r in data.get("st_runs", []):
+            if r["seed"] in theirs:
+                raise ValueError(f"{path}: sentence-transformers seed {r['seed']} appears twice")
+            theirs[r["seed"]] = r
+    keys = ("stsb_dev", "stsb_test", "sickr")
+    res = Results(os.path.join(RESULTS_DIR, f"recipes_quickstart_summary{args.tag}.json"))
+    res.add("inputs", args.inputs.split(","))
+    rows = []
+    for label, runs in ((f"textcl BiLSTM ({args.candidate})", ours),
+                        ("sentence-transformers frozen-GloVe BiLSTM, MNRL", theirs)):
+        if runs:
+            s = summarize([runs[k] for k in sorted(runs)], keys)
+            res.add(label, {"seeds": sorted(runs), **s})
+            rows.append([f"{label}, seeds {','.join(map(str, sorted(runs)))}"] + [fmt(s[k]) for k in keys])
+    table = markdown_table(["model", "STS-B dev", "STS-B test", "SICK-R"], rows)
+    res.add("table", table)
+    print(table)
+
+
 # ---------------------------------------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("which", choices=("quickstart", "cnn", "unsup", "minilm"))
+    p.add_argument("which", choices=("quickstart", "cnn", "unsup", "minilm", "summary"))
     p.add_argument("--data", default=DEFAULT_DATA)
     p.add_argument("--output", default=os.path.join(tempfile.gettempdir(), "textcl_recipes"))
     p.add_argument("--stage", choices=("select", "seeds"), default="select")
@@ -510,6 +551,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--st-lr", type=float, default=1e-3)
     p.add_argument("--eval-steps", type=int, default=100)
     p.add_argument("--max-rows", type=int, default=None, help="first N triplets only (smoke runs)")
+    p.add_argument("--inputs", default="", help="summary: comma-separated results files to pool")
     p.add_argument("--rounds", type=int, default=3, help="encode-speed rounds (cnn)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--tag", default="", help="suffix of the results file name")
@@ -517,7 +559,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    {"quickstart": quickstart, "cnn": cnn, "unsup": unsup, "minilm": minilm}[args.which](args)
+    {"quickstart": quickstart, "cnn": cnn, "unsup": unsup, "minilm": minilm,
+     "summary": summary}[args.which](args)
     return 0
 
 

@@ -212,7 +212,8 @@ def resolve_license(card: ModelCard) -> tuple[str, str | None]:
     if inherited:
         source = card.base_model or card.initialised_from
         return inherited, card.license_note or f"Licence inherited from the base model ({source})."
-    if card.base_model or card.initialised_from:
+    folder = card.initialised_from and os.path.isdir(os.path.expanduser(card.initialised_from))
+    if card.base_model or folder:
         why = (f"no licence was given (`--license`) and the base model's licence "
                f"({card.base_model or card.initialised_from}) could not be read offline")
     else:

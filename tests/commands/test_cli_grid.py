@@ -230,6 +230,9 @@ def _snapshot(tmp: str) -> dict[str, tuple[int, bytes]]:
 @pytest.fixture
 def no_model_loads(monkeypatch):
     """Replace every way a command gets a model with the sentinel."""
+    # imported before patching: a module imported while model_options.build_model is patched would
+    # bind the sentinel for good (``from ... import build_model``)
+    import textcl.commands.train as train_cmd
     from textcl.commands import model_options
     from textcl.encoders.rnn import RNNEncoder
     from textcl.encoders.word_average import WordAverageEncoder
@@ -244,7 +247,6 @@ def no_model_loads(monkeypatch):
     monkeypatch.setattr(model_options, "build_model", reached)
     monkeypatch.setattr(RNNEncoder, "from_glove", classmethod(reached))
     monkeypatch.setattr(WordAverageEncoder, "from_glove", classmethod(reached))
-    import textcl.commands.train as train_cmd
     monkeypatch.setattr(train_cmd, "build_model", reached)
 
 

@@ -34,6 +34,8 @@ def _losses():
         "triplet": lambda a, p, n: TripletLoss(margin=0.5)(a, p, n),
         "triplet_euclidean": lambda a, p, n: TripletLoss(margin=1.0, distance="euclidean")(a, p, n),
         "pairwise": lambda a, p, n: PairwiseContrastiveLoss(margin=0.5)(a, p, (torch.arange(a.shape[0]) % 2).float()),
+        "pairwise_euclidean": lambda a, p, n: PairwiseContrastiveLoss(margin=1.0, distance="euclidean")(
+            a, p, (torch.arange(a.shape[0]) % 2).float()),
     }
 
 
@@ -52,22 +54,46 @@ def test_finite_inputs_give_finite_loss_and_grad(name, shape, seed, scale):
     assert all(torch.isfinite(t.grad).all() for t in (a, p))
 
 
-@pytest.mark.parametrize("name", LOSSES)
-@FUZZ
-@given(shape=shapes, seed=st.integers(0, 10_000), which=st.sampled_from(["anchor", "positive", "negative"]),
-       bad=st.sampled_from([math.nan, math.inf, -math.inf]), row=st.integers(0, 5), col=st.integers(0, 4))
-def test_nan_or_inf_never_becomes_a_finite_loss(name, shape, seed, which, bad, row, col):
+_INF_FIX = ("TripletLoss(distance=\"euclidean\") (textcl/losses/triplet.py) turns an infinite negative into a "
+            "finite loss: relu(margin + d(a, p) - inf) = 0. Fix: propagate non-finite inputs, e.g. "
+            "`loss = loss + 0.0 * (anchor.sum() + positive.sum() + negative.sum())` (0 * inf = NaN), or check "
+            "torch.isfinite on the inputs and return NaN")
+
+
+def _damaged_loss(name, shape, seed, which, bad, row, col):
     n, d = shape
     tensors = {"anchor": _emb(seed, n, d), "positive": _emb(seed + 1, n, d), "negative": _emb(seed + 2, n, d)}
     with torch.no_grad():
         tensors[which][row % n, col % d] = bad
-    uses_negative = name in ("infonce_hard", "triplet", "triplet_euclidean")
-    loss = _losses()[name](tensors["anchor"], tensors["positive"], tensors["negative"])
-    if which == "negative" and not uses_negative:
-        assert torch.isfinite(loss.detach())  # the damaged tensor is not an input of this loss
-    elif math.isnan(bad):
+    return _losses()[name](tensors["anchor"], tensors["positive"], tensors["negative"]).detach()
+
+
+def _uses(name: str, which: str) -> bool:
+    return which != "negative" or name in ("infonce_hard", "triplet", "triplet_euclidean")
+
+
+DAMAGE = dict(shape=shapes, seed=st.integers(0, 10_000), which=st.sampled_from(["anchor", "positive", "negative"]),
+              row=st.integers(0, 5), col=st.integers(0, 4))
+
+
+@pytest.mark.parametrize("name", LOSSES)
+@FUZZ
+@given(**DAMAGE)
+def test_nan_gives_nan_never_a_number(name, shape, seed, which, row, col):
+    loss = _damaged_loss(name, shape, seed, which, math.nan, row, col)
+    if not _uses(name, which):
+        assert torch.isfinite(loss)  # the damaged tensor is not an input of this loss
+    else:
         assert torch.isnan(loss), f"{name} turned a NaN in the {which} into the number {float(loss)}"
-    else:  # an infinity may give NaN or an infinite loss; never a finite one the trainer would accept
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=_INF_FIX))
+                                  if n == "triplet_euclidean" else n for n in LOSSES])
+@FUZZ
+@given(bad=st.sampled_from([math.inf, -math.inf]), **DAMAGE)
+def test_infinity_never_gives_a_finite_loss(name, bad, shape, seed, which, row, col):
+    loss = _damaged_loss(name, shape, seed, which, bad, row, col)
+    if _uses(name, which):  # NaN or infinite: the trainer's non-finite check then stops the run
         assert not torch.isfinite(loss), f"{name} turned {bad} in the {which} into the number {float(loss)}"
 
 

@@ -24,7 +24,7 @@ def missing_requirements() -> str | None:
     if not missing:
         return None
     return (f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not installed; "
-            f"install with `pip install {' '.join(missing)}` (or `pip install textcl[onnx]`)")
+            f"install with `pip install {' '.join(missing)}`")
 
 
 def quantize_int8(src: str, dst: str, per_channel: bool = True) -> None:
