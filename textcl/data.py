@@ -9,7 +9,7 @@ import datasets
 
 from textcl.interop.hub import both_readings_error, hub_errors, is_local_path, missing_local_path_error
 
-__all__ = ["load_data", "select_columns", "check_text_columns", "nli_to_triplets", "load_senteval_snli",
+__all__ = ["load_data", "check_data_file", "select_columns", "check_text_columns", "nli_to_triplets", "load_senteval_snli",
            "FILE_BUILDERS"]
 
 # file extension -> datasets builder name
@@ -95,10 +95,86 @@ def _load_any(source: Any, split: str, load_kwargs: dict[str, Any], hub: dict[st
         kwargs = dict(load_kwargs)
         if ext == ".tsv":
             kwargs.setdefault("delimiter", "\t")
-        return datasets.load_dataset(FILE_BUILDERS[ext], data_files=source, split="train", **kwargs)
+        check_data_file(source, kwargs.get("delimiter"))
+        try:
+            return datasets.load_dataset(FILE_BUILDERS[ext], data_files=source, split="train", **kwargs)
+        except Exception as err:  # datasets wraps the cause (pyarrow, pandas, json) in its own errors
+            raise ValueError(f"{source} could not be read as {FILE_BUILDERS[ext]}: {_root_cause(err)}") from err
     if os.path.isdir(source):
         return _pick_split(datasets.load_dataset(source, **load_kwargs), split, source)
     raise missing_local_path_error(source, "training data")
+
+
+_TEXT_TYPES = (".csv", ".tsv", ".json", ".jsonl", ".txt")
+
+
+def check_data_file(path: str, delimiter: str | None = None) -> None:
+    """Check a local data file up front and name the file and line of the first problem.
+
+    Text files must be UTF-8 and hold at least one row; a csv / tsv must have a header and
+    rows of the header's width; every line of a .jsonl must be a JSON object. Parquet and
+    Arrow files are checked by their readers.
+
+    Raises:
+        ValueError: naming ``path`` (and the line) and what to fix.
+    """
+    import csv
+    import json
+
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in _TEXT_TYPES:
+        return
+    if os.path.getsize(path) == 0:
+        raise ValueError(f"{path} is empty: it holds no rows")
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise ValueError(f"{path}:{number}: not UTF-8 text ({err.reason} at byte {err.start} of the line): "
+                                 "re-save the file as UTF-8") from None
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        if ext in (".csv", ".tsv"):
+            rows = csv.reader(f, delimiter=delimiter or ("\t" if ext == ".tsv" else ","))
+            try:
+                header = next(rows, None)
+                if not header or not any(c.strip() for c in header):
+                    raise ValueError(f"{path}: the first line must be a header naming the columns")
+                width, count = len(header), 0
+                for row in rows:
+                    if not row:
+                        continue
+                    count += 1
+                    if len(row) != width:
+                        raise ValueError(f"{path}:{rows.line_num}: {len(row)} fields, but the header has {width} "
+                                         f"({', '.join(header)}): quote fields that hold the delimiter")
+            except csv.Error as err:
+                raise ValueError(f"{path}:{rows.line_num}: malformed csv ({err})") from None
+            if count == 0:
+                raise ValueError(f"{path} has a header ({', '.join(header)}) but no rows")
+        elif ext == ".jsonl":
+            count = 0
+            for number, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except ValueError as err:
+                    raise ValueError(f"{path}:{number}: not a JSON record ({err})") from None
+                if not isinstance(record, dict):
+                    raise ValueError(f"{path}:{number}: a .jsonl line must be a JSON object, got "
+                                     f"{type(record).__name__}")
+                count += 1
+            if count == 0:
+                raise ValueError(f"{path} holds no JSON records")
+        elif ext == ".txt" and not any(line.strip() for line in f):
+            raise ValueError(f"{path} holds no text: every line is empty")
+
+
+def _root_cause(err: BaseException) -> str:
+    while err.__cause__ is not None or err.__context__ is not None:
+        err = err.__cause__ or err.__context__
+    return f"{type(err).__name__}: {err}"
 
 
 def _pick_split(dd: datasets.DatasetDict, split: str, where: str) -> datasets.Dataset:

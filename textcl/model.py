@@ -20,7 +20,7 @@ from textcl.projection import ProjectionHead
 from textcl.quantization import calibration_ranges, quantize, validate_output_precision
 from textcl.similarity import similarity_matrix, similarity_pairwise, validate_similarity_fn
 from textcl.folder_kinds import TEXTCL_CONFIG
-from textcl.storage import atomic_folder, check_format_version, recover_folder, verify_manifest
+from textcl.storage import atomic_folder, check_format_version, read_manifest, recover_folder, verify_manifest
 from textcl.interop.hub import is_local_path, resolve_model
 from textcl.interop.sentence_transformers import load_st_dense, read_st_folder
 
@@ -105,6 +105,7 @@ class SentenceEncoder(nn.Module):
             note = recover_folder(name_or_path)
             if note:
                 warnings.warn(note, UserWarning, stacklevel=2)
+        _check_local_folder(name_or_path, verify=model_kwargs.get("verify", True))
         resolved = resolve_model(name_or_path, **hub)
         kwargs = dict(trust_remote_code=trust_remote_code, **model_kwargs)
         if resolved.layout == "textcl":
@@ -486,3 +487,24 @@ def check_finite(emb: torch.Tensor, sentences: list[str]) -> None:
         raise ValueError(f"the embedding of sentence {i} ({sentences[i]!r:.60}) is not finite (NaN or inf), "
                          f"{int(bad.sum())} of {len(sentences)} in all: the model's weights are broken (a diverged "
                          "training run?) or the dtype overflows; reload a good checkpoint or use dtype='float32'")
+
+
+def _check_local_folder(path: str, verify: bool) -> None:
+    """Refuse a folder textcl wrote that is damaged or not a model, before its layout is guessed.
+
+    A textcl model folder that lost ``textcl_config.json`` would otherwise read as a plain
+    transformers folder, and a damaged sentence-transformers export as a working one: the
+    manifest decides instead (``docs/format.md``).
+    """
+    if not os.path.isdir(path):
+        return
+    manifest = read_manifest(path)
+    if manifest is None:
+        return
+    kind = manifest.get("kind")
+    if kind in ("checkpoint", "classifier"):
+        fix = ("load it with SentenceClassifier.from_pretrained" if kind == "classifier"
+               else "pass OUTPUT/model, or resume training from it with --resume")
+        raise ValueError(f"{path} is a textcl {kind} folder, not a model: {fix}")
+    if kind == "sentence-transformers" or not os.path.isfile(os.path.join(path, TEXTCL_CONFIG)):
+        verify_manifest(path, verify=verify)  # names the missing or damaged file

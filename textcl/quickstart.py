@@ -26,6 +26,7 @@ from typing import Any
 from textcl.data import load_data
 from textcl.losses import InfoNCE
 from textcl.model import SentenceEncoder
+from textcl.storage import check_folder_target, check_parent_writable
 from textcl.model_card import CardResult, ModelCard, environment, infer_base_model, write_model_card
 from textcl.train.config import TrainConfig
 from textcl.train.evaluators import STSDevEvaluator
@@ -102,6 +103,12 @@ def run_quickstart(settings: QuickstartSettings, log=print) -> dict[str, Any]:
     from textcl.evaluation.plots import plot_alignment_uniformity
 
     start = time.perf_counter()
+    # everything that can be wrong is checked before anything is written
+    if settings.max_rows is not None and settings.max_rows < 1:
+        raise ValueError(f"--max-rows must be >= 1 (or left out for all triplets), got {settings.max_rows}")
+    check_folder_target(settings.output, overwrite=True)  # a file where the output folder should go
+    check_parent_writable(os.path.join(settings.output, "results.json"))
+    preloaded = SentenceEncoder.from_pretrained(settings.model) if settings.model is not None else None
     seed_everything(settings.seed)  # the BiLSTM's initial weights too, so runs repeat
     data_dir = os.path.join(bundled_data_dir(), "senteval")
     triplets = load_data(os.path.join(bundled_data_dir(), "nli", "snli_triplets.tsv"))
@@ -116,7 +123,7 @@ def run_quickstart(settings: QuickstartSettings, log=print) -> dict[str, Any]:
     transformer = settings.model is not None
     if transformer:
         log(f"[1/4] loading {settings.model}")
-        model = SentenceEncoder.from_pretrained(settings.model)
+        model = preloaded
         name, base = "fine-tuned transformer", settings.model
         base_model = infer_base_model(model)
     else:

@@ -189,28 +189,7 @@ CASES = [
     Case("quickstart", "bad_flag_value", lambda t: _replace(_qs(t), "--max-rows", "0"), ("--max-rows",)),
 ]
 
-_EVAL_FIX = ("textcl/commands/eval.py checks outputs only after the model loads and evaluation ran: before "
-             "loading, refuse --output that is a folder or whose parent cannot be created, and --plots that is a "
-             "file (e.g. textcl.storage.check_folder_target / an output-file check), and call load_task() for "
-             "every requested task so that a malformed data file fails before the model loads")
-_QS_FIX = ("textcl/quickstart.py validates nothing up front: in run_quickstart (or QuickstartSettings.__post_init__) "
-           "refuse max_rows < 1 ('--max-rows must be >= 1'), an --output that is a file or cannot be created, "
-           "before os.makedirs and before any data or model loads; create the output folder only once the run "
-           "starts writing (nothing partial left on an early error)")
-_DATA_FIX = ("textcl/data.py: datasets' csv builder raises DatasetGenerationError (a raw traceback) for a "
-             "non-UTF-8 csv; load_data should catch datasets.exceptions.DatasetGenerationError and re-raise "
-             "ValueError naming the file and the cause (err.__cause__), e.g. 'FILE is not UTF-8 text (byte 0xe9 "
-             "at ...): re-save it as UTF-8'")
-_ENCODE_FIX = ("textcl/commands/encode.py loads the model before textcl.corpus.encode_file checks the output: "
-               "check --output (a folder, an existing file without --overwrite/--resume, an uncreatable parent) "
-               "in run() before SentenceEncoder.from_pretrained")
-KNOWN_BAD: dict[tuple[str, str], str] = {
-    ("train", "bad_input_format"): _DATA_FIX, ("classify", "bad_input_format"): _DATA_FIX,
-    **{("eval", cell): _EVAL_FIX for cell in ("bad_input_format", "output_is_file", "output_is_folder",
-                                               "output_not_writable")},
-    **{("encode", cell): _ENCODE_FIX for cell in ("output_is_file", "output_is_folder", "output_not_writable")},
-    **{("quickstart", cell): _QS_FIX for cell in ("missing_input", "bad_input_format", "bad_flag_value")},
-}
+KNOWN_BAD: dict[tuple[str, str], str] = {}  # every cell is handled (the list stays for new findings)
 
 
 def _snapshot(tmp: str) -> dict[str, tuple[int, bytes]]:

@@ -38,26 +38,9 @@ TEXTS = ["the cat sat on the mat .", "a dog ran", "big red dog and a small blue 
 KINDS = ("transformer", "rnn", "cnn", "word_average", "classifier", "checkpoint", "st_export")
 FAULTS = ("deleted", "truncated", "flipped")
 
-_ST_FIX = ("SentenceEncoder.from_pretrained reads a sentence-transformers folder without checking its "
-           "textcl_manifest.json; fix in textcl/model.py (or interop/hub.resolve_model): when a local folder "
-           "holds textcl_manifest.json, call verify_manifest(path) before reading it by layout")
-_LAYOUT_FIX = ("a textcl folder that lost its marker file is read as another layout (folder_kind falls through "
-               "to 'transformers'); fix in textcl/folder_kinds.py / model.py: a folder with a "
-               "textcl_manifest.json of kind 'model' is a textcl folder, verify_manifest it (names the missing "
-               "file) before choosing a layout")
 
 # (kind, relative file, fault) -> reason; filled from the measured grid (see the module docstring)
-KNOWN_BAD: dict[tuple[str, str, str], str] = {
-    **{(kind, "textcl_config.json", "deleted"): _LAYOUT_FIX for kind in ("transformer", "rnn", "cnn", "word_average")},
-    **{("st_export", rel, fault): _ST_FIX for rel, fault in (
-        ("1_Pooling/config.json", "truncated"), ("2_Dense/config.json", "truncated"),
-        ("2_Dense/config.json", "flipped"), ("2_Dense/model.safetensors", "truncated"), ("config.json", "flipped"),
-        ("config_sentence_transformers.json", "truncated"), ("model.safetensors", "truncated"),
-        ("modules.json", "deleted"), ("modules.json", "truncated"), ("modules.json", "flipped"),
-        ("sentence_bert_config.json", "truncated"), ("sentence_bert_config.json", "flipped"),
-        ("tokenizer.json", "deleted"), ("tokenizer.json", "truncated"), ("tokenizer.json", "flipped"),
-        ("tokenizer_config.json", "truncated"))},
-}
+KNOWN_BAD: dict[tuple[str, str, str], str] = {}  # every case is handled (the list stays for new findings)
 
 
 def _matrix() -> torch.Tensor:

@@ -93,6 +93,10 @@ def run(args: argparse.Namespace) -> int:
                          "min and max), so that every chunk and rank is scaled alike")
     if args.input is not None:
         next(iter_text_rows(args.input, args.text_col, args.skip_empty), None)  # type, header, first row
+    from textcl.storage import check_output_file
+
+    # the output, before the model loads: a folder, an existing file (unless replaced or resumed), no parent
+    check_output_file(args.output, overwrite=bool(args.overwrite or args.resume))
     distributed = init_distributed()
     try:
         return _encode(args, distributed)

@@ -54,16 +54,21 @@ def run(args: argparse.Namespace) -> int:
     from textcl.evaluation import evaluate, format_markdown, write_json
     from textcl.evaluation.report import default_data_dir, format_time_split
     from textcl.model import SentenceEncoder
+    from textcl.storage import check_folder_target, check_output_file, check_parent_writable
 
     start = time.perf_counter()
-    from textcl.evaluation.senteval import load_task, parse_tasks, task_available
+    from textcl.evaluation.senteval import load_task, parse_tasks
 
     if args.jobs is not None and args.jobs < 1:
         raise ValueError(f"--jobs must be >= 1 (processes over CV folds), got {args.jobs}")
     data_dir = default_data_dir(args.data_dir)  # fails before the model is loaded
-    for task in parse_tasks(args.tasks, data_dir):  # unknown names and missing files, before loading too
-        if not task_available(task, data_dir):
-            load_task(task, data_dir)  # raises the error naming the expected files
+    for task in parse_tasks(args.tasks, data_dir):  # unknown names, missing or malformed files, before loading
+        load_task(task, data_dir)  # raises the error naming the expected (or the bad) file
+    if args.output:
+        check_output_file(args.output)  # a folder, or a parent that cannot be created: before any work
+    if args.plots:
+        check_folder_target(args.plots, overwrite=True)  # a file where the plots folder should go
+        check_parent_writable(os.path.join(args.plots, "plot.png"))
     model = SentenceEncoder.from_pretrained(args.model, pooling=args.pooling, device=args.device,
                                             **hub_kwargs(args))
 

@@ -53,7 +53,6 @@ from textcl.storage import atomic_folder
 
 if TYPE_CHECKING:
     from textcl.model import SentenceEncoder
-    from textcl.projection import ProjectionHead
 
 __all__ = ["STFolder", "read_st_folder", "is_st_folder", "load_st_dense",
            "save_sentence_transformers", "check_st_exportable", "ST_POOLING"]
