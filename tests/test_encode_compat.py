@@ -157,3 +157,18 @@ def test_nan_weights_are_named_not_returned(tiny_bert_dir):
         model.encode(["a dog ."], dtype="float32")
     with pytest.raises(ValueError, match="not finite"):
         model.similarity(np.array([[np.nan, 1.0]]), np.ones((1, 2)))
+
+
+def test_backend_argument_runs_the_onnx_engine_and_is_saved(tiny_bert_dir, tmp_path):
+    pytest.importorskip("onnxruntime")
+    model = SentenceEncoder.from_pretrained(tiny_bert_dir, device="cpu")
+    want = model.encode(TEXTS, dtype="float32")
+    got = model.encode(TEXTS, dtype="float32", backend="onnx")
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    with pytest.raises(ValueError, match="backend"):
+        model.encode(TEXTS, backend="tensorrt")
+    onnx_model = SentenceEncoder.from_pretrained(tiny_bert_dir, device="cpu", backend="onnx")
+    onnx_model.save(str(tmp_path / "m"))
+    back = SentenceEncoder.from_pretrained(str(tmp_path / "m"), device="cpu")
+    assert back.default_backend == "onnx"
+    np.testing.assert_allclose(back.encode(TEXTS, dtype="float32"), want, atol=1e-4)

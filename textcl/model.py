@@ -92,7 +92,8 @@ class SentenceEncoder(nn.Module):
             token: hub token for private or gated repos (default: saved login / ``HF_TOKEN``).
             cache_folder: hub cache folder (default: ``HF_HUB_CACHE``).
             **model_kwargs: passed to transformers' ``from_pretrained``; ``verify=False`` skips
-                hashing a textcl folder's files against its manifest (sizes are always checked).
+                hashing a textcl folder's files against its manifest (sizes are always checked);
+                ``backend="onnx"`` sets :meth:`encode`'s default inference engine (saved with the model).
 
         Raises:
             FileNotFoundError: a local path that does not exist (no hub lookup is made).
@@ -107,6 +108,7 @@ class SentenceEncoder(nn.Module):
                 warnings.warn(note, UserWarning, stacklevel=2)
         _check_local_folder(name_or_path, verify=model_kwargs.get("verify", True))
         resolved = resolve_model(name_or_path, **hub)
+        backend = model_kwargs.pop("backend", None)
         kwargs = dict(trust_remote_code=trust_remote_code, **model_kwargs)
         if resolved.layout == "textcl":
             model = cls._load_textcl(resolved.path, pooling, max_length, kwargs)
@@ -130,6 +132,10 @@ class SentenceEncoder(nn.Module):
                                  "(--projection) adds a fresh, random head to a model without one. Drop it to "
                                  "keep the trained head")
             model.projection = ProjectionHead(model.encoder.embedding_dim, mlp_only_train)
+        if backend is not None:  # encode()'s default engine, saved with the model
+            from textcl.backends import validate_backend
+
+            model.default_backend = validate_backend(backend)
         return model.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
 
     @classmethod
@@ -325,14 +331,11 @@ class SentenceEncoder(nn.Module):
 
     def _backend_forward(self, backend: str):
         """The forward function of inference engine ``backend`` (``torch``: this module itself)."""
-        if backend == "torch":
-            return self
-        from textcl.backends import prepare
+        from textcl.backends import cached_backend, validate_backend
 
-        cache = self.__dict__.setdefault("_backend_cache", {})
-        if backend not in cache:
-            cache[backend] = prepare(self, backend)
-        return cache[backend]
+        if validate_backend(backend) == "torch":
+            return self
+        return cached_backend(self, backend)  # prepared once, rebuilt when the weights change
 
     def _length_sorted_batches(self, texts: list[str], batch_size: int
                                ) -> Iterator[tuple[np.ndarray, dict[str, torch.Tensor]]]:
