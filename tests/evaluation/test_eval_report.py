@@ -173,7 +173,7 @@ def test_bundled_cr_scores_the_same_alone_and_next_to_mr(downstream, tmp_path):
                                             max_length=64, device="cpu")
 
     def encode(texts):
-        return model.encode(texts, batch_size=16, precision="float32")
+        return model.encode(texts, batch_size=16, dtype="float32")
 
     kwargs = {"show_progress": False, "n_folds": 3, "inner_folds": 3, "chunk_size": 64}
     alone = evaluate(encode, "cr", downstream, **kwargs)

@@ -50,7 +50,7 @@ def setup(tmp_path_factory):
 def _train_args(model_dir: str, data: str, batch_size: int, out: str) -> list[str]:
     return ["train", "--model", model_dir, "--pooling", "mean", "--data", data, "--view", "triplet",
             "--columns", "anchor,positive,negative", "--batch-size", str(batch_size), "--max-steps", str(STEPS),
-            "--lr", "1e-3", "--precision", "float32", "--seed", "7", "--output", out, "--device", "cpu"]
+            "--lr", "1e-3", "--dtype", "float32", "--seed", "7", "--output", out, "--device", "cpu"]
 
 
 def _weights(out) -> dict[str, torch.Tensor]:
