@@ -30,7 +30,9 @@ def test_two_cpu_workers_equal_one_device(model, texts):
 
 def test_pool_from_a_folder_is_reused_and_reports_worker_errors(model, tiny_bert_dir, texts):
     fp32 = compute_dtype_kwargs(model, "float32")
-    pool = start_pool(tiny_bert_dir, ["cpu", "cpu"], threads_per_worker=1)
+    with pytest.raises(ValueError, match="loader="):
+        start_pool(tiny_bert_dir, ["cpu"])
+    pool = start_pool(tiny_bert_dir, ["cpu", "cpu"], threads_per_worker=1, loader=SentenceEncoder.from_pretrained)
     try:
         with pytest.raises(ValueError, match="worker on cpu"):
             encode_with_pool(pool, ["a dog .", ""], **fp32)  # encode refuses empty texts in the worker

@@ -233,7 +233,7 @@ def _model_facts(model: Any) -> dict[str, Any]:
                    "rnn": "a recurrent network over word vectors", "cnn": "a convolutional network over word vectors",
                    "word_average": "averaged word vectors"}.get(kind, kind)
     try:
-        from textcl.interop.sentence_transformers import check_st_exportable
+        from textcl.interop.st_compat import check_st_exportable
 
         check_st_exportable(model)
         st_exportable = True

@@ -10,7 +10,7 @@ A CPU model is handed to the workers through shared memory (no copy of the
 weights per worker); a model on a GPU is copied to the CPU once for the hand-over.
 
 Example:
-    >>> pool = start_pool("all-MiniLM-L6-v2", ["cuda:0", "cuda:1"])
+    >>> pool = start_pool("all-MiniLM-L6-v2", ["cuda:0", "cuda:1"], loader=SentenceEncoder.from_pretrained)
     >>> emb = encode_with_pool(pool, sentences, batch_size=128)   # (len(sentences), 384)
     >>> stop_pool(pool)
     >>> emb = encode_multi_process(model, sentences, ["cpu", "cpu"])  # start, encode, stop
@@ -47,16 +47,19 @@ class EncodePool:
 
 
 def start_pool(model_or_path: Any, devices: Sequence[str], *, threads_per_worker: int | None = None,
-               model_kwargs: dict[str, Any] | None = None) -> EncodePool:
+               model_kwargs: dict[str, Any] | None = None, loader: Any = None) -> EncodePool:
     """Start one worker process per entry of ``devices``.
 
     Args:
         model_or_path: a :class:`textcl.SentenceEncoder`, or a name / folder each worker
-            loads with ``SentenceEncoder.from_pretrained`` (then no weights cross processes).
+            loads with ``loader`` (then no weights cross processes).
         devices: one device per worker, e.g. ``["cuda:0", "cuda:1"]`` or ``["cpu", "cpu"]``.
         threads_per_worker: torch threads of each CPU worker (default: this process's
             thread count divided among the CPU workers, at least 1).
-        model_kwargs: keyword arguments for ``from_pretrained`` (with a name or folder).
+        model_kwargs: keyword arguments for ``loader`` (with a name or folder).
+        loader: with a name or folder, the function each worker loads it with, e.g.
+            ``SentenceEncoder.from_pretrained`` (passed in, so that this module, which the model
+            itself uses, never imports the model).
 
     Returns:
         The pool. Stop it with :func:`stop_pool` (or use :func:`encode_multi_process`).
@@ -70,7 +73,10 @@ def start_pool(model_or_path: Any, devices: Sequence[str], *, threads_per_worker
     n_cpu = sum(d == "cpu" for d in devices)
     threads = threads_per_worker or max(1, torch.get_num_threads() // max(1, n_cpu))
     if isinstance(model_or_path, (str, os.PathLike)):
-        payload: Any = os.fspath(model_or_path)
+        if loader is None:
+            raise ValueError("with a name or folder, pass loader=SentenceEncoder.from_pretrained (or pass the loaded "
+                             "model)")
+        payload: Any = (os.fspath(model_or_path), loader)
     else:
         # spawn pickles the model once per worker; CPU tensors travel as shared memory
         payload = model_or_path if _device_of(model_or_path).type == "cpu" else copy.deepcopy(model_or_path).cpu()
@@ -175,10 +181,9 @@ def _worker(device: str, payload: Any, model_kwargs: dict[str, Any], threads: in
     if device == "cpu":
         torch.set_num_threads(threads)
     try:
-        if isinstance(payload, str):
-            from textcl.model import SentenceEncoder
-
-            model = SentenceEncoder.from_pretrained(payload, device=device, **model_kwargs)
+        if isinstance(payload, tuple):
+            path, loader = payload
+            model = loader(path, device=device, **model_kwargs)
         else:
             model = payload.to(device)
     except Exception as err:  # reported to the caller, which is waiting on the queue

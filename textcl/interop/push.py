@@ -14,13 +14,9 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import TYPE_CHECKING
+from typing import Any
 
 from textcl.folder_kinds import folder_kind
-
-if TYPE_CHECKING:
-    from textcl.model import SentenceEncoder
-    from textcl.model_card import ModelCard
 
 __all__ = ["push_to_hub", "CARD_FILE", "DEFAULT_COMMIT_MESSAGE", "UPLOAD_IGNORE"]
 
@@ -29,9 +25,9 @@ DEFAULT_COMMIT_MESSAGE = "Upload textcl model"
 UPLOAD_IGNORE = [".*", "**/.*", "__pycache__", "**/__pycache__/*"]
 
 
-def push_to_hub(model_or_folder: "SentenceEncoder | str | os.PathLike", repo_id: str, *,
+def push_to_hub(model_or_folder: "Any", repo_id: str, *,
                 token: str | bool | None = None, private: bool | None = None, revision: str | None = None,
-                commit_message: str = DEFAULT_COMMIT_MESSAGE, card: "ModelCard | None" = None) -> str:
+                commit_message: str = DEFAULT_COMMIT_MESSAGE, card: Any = None) -> str:
     """Upload a saved model folder (or a model, saved first) and its card to hub repo ``repo_id``.
 
     Args:
@@ -94,8 +90,8 @@ def _stage(folder: str, staged: str) -> None:
             os.symlink(os.path.join(root, name), os.path.join(out, name))
 
 
-def _write_card(staged: str, folder: str, repo_id: str, model: "SentenceEncoder | None",
-                card: "ModelCard | None") -> None:
+def _write_card(staged: str, folder: str, repo_id: str, model: Any,
+                card: Any) -> None:
     """The folder's card with its local path replaced by ``repo_id``, or a new card if it has none."""
     existing = os.path.join(folder, CARD_FILE)
     out = os.path.join(staged, CARD_FILE)
@@ -110,9 +106,8 @@ def _write_card(staged: str, folder: str, repo_id: str, model: "SentenceEncoder 
     from textcl.model_card import ModelCard, write_model_card
 
     if model is None:
-        from textcl.model import SentenceEncoder
-
-        model = SentenceEncoder.from_pretrained(folder, device="cpu")
+        raise ValueError(f"{folder} has no {CARD_FILE} model card and no model was given to write one: push the "
+                         "model itself (model.push_to_hub(repo_id)) or pass card= with the model")
     card = card or ModelCard(name=repo_id.rsplit("/", 1)[-1], base_model=None, datasets=[],
                              loss="not recorded", view="not recorded")
     write_model_card(staged, card, model)

@@ -42,17 +42,16 @@ import json
 import os
 import warnings
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 import transformers
 from safetensors.torch import save_file
 
 from textcl.folder_kinds import ST_MODULES, TEXTCL_CONFIG
+from textcl.interop.st_compat import ST_POOLING, check_st_exportable
 from textcl.storage import atomic_folder
 
-if TYPE_CHECKING:
-    from textcl.model import SentenceEncoder
 
 __all__ = ["STFolder", "read_st_folder", "is_st_folder", "load_st_dense",
            "save_sentence_transformers", "check_st_exportable", "ST_POOLING"]
@@ -209,43 +208,11 @@ def load_st_dense(folder: str):
 
 # ---------------------------------------------------------------- writing
 # textcl pooling -> the sentence-transformers Pooling flag that computes the same vector
-ST_POOLING: dict[str, str] = {
-    "mean": "pooling_mode_mean_tokens",
-    "max": "pooling_mode_max_tokens",
-    "cls_before_pooler": "pooling_mode_cls_token",
-}
 _ALL_POOLING_FLAGS = ("pooling_mode_cls_token", "pooling_mode_mean_tokens", "pooling_mode_max_tokens",
                       "pooling_mode_mean_sqrt_len_tokens", "pooling_mode_weightedmean_tokens",
                       "pooling_mode_lasttoken")
 _TANH = "torch.nn.modules.activation.Tanh"  # what sentence-transformers writes for nn.Tanh()
-_ALTERNATIVE = "or save with format='textcl' (SentenceEncoder.from_pretrained reads that folder)"
-
-
-def check_st_exportable(model: "SentenceEncoder") -> None:
-    """Raise ``ValueError`` if ``model`` has no exact sentence-transformers equivalent.
-
-    The message names the part that cannot be expressed and what would work instead.
-    """
-    encoder = model.encoder
-    if encoder.kind != "transformer":
-        raise ValueError(
-            f"a {encoder.kind!r} encoder cannot be saved in sentence-transformers format: that format "
-            "holds a Hugging Face transformer followed by a Pooling module. Use a transformer encoder, "
-            + _ALTERNATIVE)
-    pooling = encoder.pooling
-    if pooling == "cls":
-        raise ValueError(
-            "pooling 'cls' (the model's pooler output: dense + tanh over [CLS]) has no sentence-transformers "
-            "Pooling equivalent; use pooling 'cls_before_pooler' (sentence-transformers' CLS pooling), "
-            "'mean' or 'max', " + _ALTERNATIVE)
-    if pooling not in ST_POOLING:
-        raise ValueError(
-            f"pooling {pooling!r} averages several layers' hidden states, which sentence-transformers' "
-            f"Pooling module cannot read (it sees the last layer only); use one of "
-            f"{', '.join(ST_POOLING)}, " + _ALTERNATIVE)
-
-
-def save_sentence_transformers(model: "SentenceEncoder", path: str | os.PathLike, overwrite: bool = False) -> None:
+def save_sentence_transformers(model: Any, path: str | os.PathLike, overwrite: bool = False) -> None:
     """Write ``model`` to folder ``path`` in sentence-transformers format.
 
     ``sentence_transformers.SentenceTransformer(path).encode(texts)`` then returns
@@ -277,7 +244,7 @@ def _is_st_export(path: str) -> bool:
     return is_st_folder(path) and not os.path.isfile(os.path.join(path, TEXTCL_CONFIG))
 
 
-def _write_st_folder(model: "SentenceEncoder", path: str, card_path: str | None = None) -> None:
+def _write_st_folder(model: Any, path: str, card_path: str | None = None) -> None:
     """Write the folder's files into ``path``; its card's snippets name ``card_path`` (default ``path``)."""
     encoder = model.encoder
     dim = encoder.embedding_dim
@@ -325,7 +292,7 @@ def _module(idx: int, folder: str, kind: str) -> dict[str, Any]:
     return {"idx": idx, "name": str(idx), "path": folder, "type": f"sentence_transformers.models.{kind}"}
 
 
-def _st_config(model: "SentenceEncoder") -> dict[str, Any]:
+def _st_config(model: Any) -> dict[str, Any]:
     versions = {"transformers": transformers.__version__, "pytorch": torch.__version__}
     try:  # only recorded when installed; sentence-transformers warns about versions newer than its own
         versions["sentence_transformers"] = importlib.metadata.version("sentence-transformers")
