@@ -145,3 +145,14 @@ def test_cross_validation_restores_the_starting_weights(encoder, data):
     assert out["n_folds"] == min(10, min(labels.count("animal"), labels.count("other")))
     assert 0 <= out["accuracy"] <= 100 and out["n"] == len(texts)
     assert all(torch.equal(v, clf.head.state_dict()[k]) for k, v in start.items())
+
+
+def test_prediction_embeds_in_float32_like_training_even_where_bf16_is_the_default(encoder, sentences, monkeypatch):
+    from textcl import precision as precision_module
+
+    monkeypatch.setattr(precision_module, "cpu_has_fast_bf16", lambda: True)  # encode()'s default becomes bf16
+    clf = SentenceClassifier(encoder, head="linear", freeze=True)
+    got = clf.embed(sentences[:4]).cpu()
+    want = torch.from_numpy(encoder.encode(sentences[:4], dtype="float32"))
+    assert torch.equal(got, want)
+    assert not torch.equal(torch.from_numpy(encoder.encode(sentences[:4])), want)  # bf16 really is the default
