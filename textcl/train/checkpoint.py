@@ -30,7 +30,7 @@ from textcl.storage import (atomic_folder, atomic_write_bytes, complete_sibling,
                             verify_manifest)
 
 __all__ = ["save_checkpoint", "load_checkpoint", "resolve_checkpoint", "is_checkpoint", "trim_metrics",
-           "compare_settings", "rng_state", "set_rng_state", "MODEL_FILE", "STATE_FILE", "CHECKPOINT_KIND"]
+           "compare_settings", "setting", "rng_state", "set_rng_state", "MODEL_FILE", "STATE_FILE", "CHECKPOINT_KIND"]
 
 MODEL_FILE = "model.safetensors"
 STATE_FILE = "trainer_state.pt"
@@ -232,13 +232,19 @@ def compare_settings(stored: dict[str, Any], new: dict[str, Any], keys: Iterable
     missing = object()
 
     def get(d: dict[str, Any], key: str) -> Any:
-        for part in key.split("."):
-            if not isinstance(d, dict) or part not in d:
-                return missing
-            d = d[part]
-        return d
+        return setting(d, key, missing)
 
     def norm(v: Any) -> Any:
         return v if v is missing else json.dumps(v, sort_keys=True, default=repr)
 
     return [k for k in keys if norm(get(stored, k)) != norm(get(new, k))]
+
+
+def setting(settings: dict[str, Any], key: str, default: Any = None) -> Any:
+    """The value at dotted ``key`` (``"train.lr"``) of nested ``settings``, else ``default``."""
+    value: Any = settings
+    for part in key.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return default
+        value = value[part]
+    return value

@@ -29,7 +29,7 @@ import shutil
 from typing import Any
 
 from textcl.storage import OutputExistsError, OutputLock, atomic_write_json
-from textcl.train.checkpoint import compare_settings, resolve_checkpoint, trim_metrics
+from textcl.train.checkpoint import compare_settings, resolve_checkpoint, setting, trim_metrics
 
 __all__ = ["TRAIN_CONFIG", "SCHEMA", "RUN_FILES", "RESUME_KEYS", "RunFolder", "read_train_config", "versions"]
 
@@ -144,7 +144,7 @@ class RunFolder:
             stored = read_train_config(stored_path)
             differing = compare_settings(stored, self.settings, RESUME_KEYS)
             if differing and not self.allow_changed_settings:
-                detail = "; ".join(f"{k}: {_get(stored, k)!r} -> {_get(self.settings, k)!r}" for k in differing)
+                detail = "; ".join(f"{k}: {setting(stored, k)!r} -> {setting(self.settings, k)!r}" for k in differing)
                 raise ValueError(f"the resumed run's settings differ from {stored_path}: {detail}. Resume with the "
                                  "same settings, or pass --allow-changed-settings to continue anyway")
             if differing:
@@ -154,10 +154,3 @@ class RunFolder:
             self.messages.append(f"metrics.jsonl: dropped {dropped} record(s) written after step {state['step']}, "
                                  "which the resumed run repeats")
 
-
-def _get(d: dict[str, Any], key: str) -> Any:
-    for part in key.split("."):
-        if not isinstance(d, dict) or part not in d:
-            return None
-        d = d[part]
-    return d
