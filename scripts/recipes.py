@@ -376,6 +376,9 @@ UNSUP_VARIANTS: dict[str, tuple[str, int]] = {
     "dropout+feature_cutoff": ("dropout+feature_cutoff", 0),
     "dropout+queue256": ("dropout", 256),
     "dropout+word_repetition+queue256": ("dropout+word_repetition", 256),
+    # second round, after token shuffle won the first on dev
+    "dropout+token_shuffle+word_repetition": ("dropout+token_shuffle+word_repetition", 0),
+    "dropout+token_shuffle+span_cutoff": ("dropout+token_shuffle+span_cutoff", 0),
 }
 
 
