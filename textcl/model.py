@@ -19,9 +19,9 @@ from textcl.precision import autocast, resolve_precision, split_legacy_precision
 from textcl.projection import ProjectionHead
 from textcl.quantization import calibration_ranges, quantize, validate_output_precision
 from textcl.similarity import similarity_matrix, similarity_pairwise, validate_similarity_fn
-from textcl.folder_kinds import TEXTCL_CONFIG
+from textcl.folder_kinds import TEXTCL_CONFIG, is_local_path
 from textcl.storage import atomic_folder, check_format_version, read_manifest, recover_folder, verify_manifest
-from textcl.interop.hub import is_local_path, resolve_model
+from textcl.interop.hub import resolve_model
 from textcl.interop.sentence_transformers import load_st_dense, read_st_folder
 
 __all__ = ["SentenceEncoder", "TEXTCL_CONFIG", "check_finite"]
@@ -75,7 +75,7 @@ class SentenceEncoder(nn.Module):
                         cache_folder: str | None = None, **model_kwargs: Any) -> "SentenceEncoder":
         """Load a textcl folder, a sentence-transformers folder, or any Hugging Face model.
 
-        Local path or hub repo id is decided by :func:`textcl.interop.hub.is_local_path`; a
+        Local path or hub repo id is decided by :func:`textcl.folder_kinds.is_local_path`; a
         repo id is resolved through the hub cache (``HF_HUB_OFFLINE`` honoured), in any of
         the three layouts.
 

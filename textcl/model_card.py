@@ -161,7 +161,7 @@ def environment() -> dict[str, str]:
 
 def infer_base_model(model: Any) -> str | None:
     """The hub repo id a transformer model was loaded from, or None (local folder, word vectors)."""
-    from textcl.interop.hub import is_local_path
+    from textcl.folder_kinds import is_local_path
 
     inner = getattr(getattr(model, "encoder", None), "model", None)
     name = getattr(getattr(inner, "config", None), "_name_or_path", None) or getattr(inner, "name_or_path", None)
@@ -233,7 +233,7 @@ def _model_facts(model: Any) -> dict[str, Any]:
                    "rnn": "a recurrent network over word vectors", "cnn": "a convolutional network over word vectors",
                    "word_average": "averaged word vectors"}.get(kind, kind)
     try:
-        from textcl.interop.st_compat import check_st_exportable
+        from textcl.st_compat import check_st_exportable
 
         check_st_exportable(model)
         st_exportable = True

@@ -128,7 +128,7 @@ def _card(args: argparse.Namespace, config: TrainConfig):
     import shlex
     import sys
 
-    from textcl.interop.hub import is_local_path
+    from textcl.folder_kinds import is_local_path
     from textcl.model_card import ModelCard
 
     hub_model = bool(args.model) and not is_local_path(args.model)

@@ -28,44 +28,18 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from textcl.folder_kinds import ST_MODULES, TEXTCL_CONFIG, folder_kind
+from textcl.folder_kinds import (DATA_FILE_EXTENSIONS, ST_MODULES, TEXTCL_CONFIG, folder_kind, is_local_path,
+                                 local_path_reason)
 
 __all__ = ["DATA_FILE_EXTENSIONS", "ResolvedModel", "is_local_path", "local_path_reason",
            "missing_local_path_error", "both_readings_error", "hub_errors", "hub_file", "resolve_model",
            "local_or_hub_st_folder"]
 
-DATA_FILE_EXTENSIONS = frozenset({
-    ".csv", ".tsv", ".json", ".jsonl", ".parquet", ".txt", ".arrow", ".npy", ".npz",
-    ".gz", ".bz2", ".xz", ".zst", ".zip", ".tar",
-})
-_LOCAL_PREFIXES = ("/", "./", "../", "~")
 # what a sentence-transformers pipeline needs from its repo (weights other than safetensors only if absent)
 _ST_PATTERNS = ["*.json", "*.txt", "*.safetensors", "*.model", "1_Pooling/*", "2_Dense/*", "2_Normalize/*"]
 _ST_LEGACY_WEIGHTS = ["*.bin"]
 _OFFLINE_HINT = ("With HF_HUB_OFFLINE=1 only repos already in the cache (HF_HUB_CACHE or --cache-folder) "
                  "load; pass --revision / --token for a specific commit or a private repo.")
-
-
-def local_path_reason(name: str | os.PathLike) -> str | None:
-    """Why ``name`` is read as a local path (a short phrase), or None when it is a hub repo id."""
-    name = os.fspath(name)
-    if os.path.exists(os.path.expanduser(name)):
-        return "it exists"
-    unix = name.replace(os.sep, "/") if os.sep != "/" else name
-    for prefix in _LOCAL_PREFIXES:
-        if unix.startswith(prefix):
-            return f"it starts with {prefix!r}"
-    if unix.count("/") >= 2:
-        return "it has two or more path separators"
-    ext = os.path.splitext(unix)[1].lower()
-    if ext in DATA_FILE_EXTENSIONS:
-        return f"it ends in the data-file extension {ext!r}"
-    return None
-
-
-def is_local_path(name: str | os.PathLike) -> bool:
-    """True when ``name`` is read as a local path, False when it is a hub repo id (see the module rule)."""
-    return local_path_reason(name) is not None
 
 
 def missing_local_path_error(name: str, what: str = "model folder") -> FileNotFoundError:

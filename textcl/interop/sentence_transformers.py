@@ -49,7 +49,7 @@ import transformers
 from safetensors.torch import save_file
 
 from textcl.folder_kinds import ST_MODULES, TEXTCL_CONFIG
-from textcl.interop.st_compat import ST_POOLING, check_st_exportable
+from textcl.st_compat import ST_POOLING, check_st_exportable
 from textcl.storage import atomic_folder
 
 
