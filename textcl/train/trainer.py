@@ -205,10 +205,11 @@ class Trainer:
         for epoch, micro, n_micro, indices in self._micro_batches(run):
             batch = self._view_batch(indices)                                    # batch -> views
             sync = micro % cfg.grad_accum_steps == 0 or micro == n_micro
-            loss = self._forward_backward(run, batch, sync)                      # encoder -> loss -> backward
+            loss_t = self._forward_backward(run, batch, sync)                    # encoder -> loss -> backward
             sentences += sum(len(t) for t in batch.texts)
             if not sync:
                 continue
+            loss = loss_t.item()  # one host sync per optimizer step, not per micro-batch
             self._check_finite(loss, state.step + 1, epoch)
             self._optimizer_step(run)                                            # clip -> step -> schedule
             state.step, state.epoch, state.loss = state.step + 1, epoch, loss
@@ -384,8 +385,8 @@ class Trainer:
             extra["extra_negatives"], extra["extra_negative_ids"] = self.queue.negatives()  # (filled, dim), (filled,)
         return self.loss(*views, **extra)
 
-    def _forward_backward(self, run: _Run, vb: ViewBatch, sync: bool) -> float:
-        """Encode every view, compute the loss, backpropagate; return the loss value.
+    def _forward_backward(self, run: _Run, vb: ViewBatch, sync: bool) -> torch.Tensor:
+        """Encode every view, compute the loss, backpropagate; return the (detached) loss.
 
         Embedding-level augmentations are applied by hooks during the forward
         passes; with a momentum queue, the batch's positives are embedded by the
@@ -404,8 +405,8 @@ class Trainer:
             self.queue.enqueue(keys, text_ids([vb.sources[1]])[:, 0])
         return loss
 
-    def _backward(self, run: _Run, vb: ViewBatch, features: dict[str, torch.Tensor], sync: bool) -> float:
-        """Encode, compute the loss, backpropagate; return the loss value.
+    def _backward(self, run: _Run, vb: ViewBatch, features: dict[str, torch.Tensor], sync: bool) -> torch.Tensor:
+        """Encode, compute the loss, backpropagate; return the loss, detached (no host sync here).
 
         Under DDP, gradients are all-reduced only on the micro-batch that ends an
         optimizer step (``sync``); with GradCache, only on that micro-batch's last chunk.
@@ -417,14 +418,14 @@ class Trainer:
                 return run.scaler.scale(self._loss_from_embeddings(reps, vb) * scale)
             loss = gradcache_backward(run.net, features, self.config.gradcache_chunk, loss_fn, no_sync=no_sync,
                                       sync=sync, autocast_ctx=lambda: autocast(self.precision, self.device))
-            return float(loss) / scale / (run.scaler.get_scale() if run.scaler.is_enabled() else 1.0)
+            return loss / scale / (run.scaler.get_scale() if run.scaler.is_enabled() else 1.0)
         ctx = no_sync() if (no_sync is not None and not sync) else contextlib.nullcontext()
         with ctx:
             with autocast(self.precision, self.device):
                 emb = run.net(features)  # (k * batch, dim)
             loss = self._loss_from_embeddings(emb, vb)
             run.scaler.scale(loss * scale).backward()
-        return loss.item()
+        return loss.detach()
 
     def _check_finite(self, loss: float, step: int, epoch: int) -> None:
         if not math.isfinite(loss):
