@@ -1,6 +1,7 @@
 """Distributed helpers in one process, and InfoNCE across 2 real gloo processes."""
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -97,6 +98,26 @@ def test_label_offsets_per_rank(two_rank_results):
     for result in two_rank_results:
         assert result["label_offsets"]["loss"] < 1e-6, f"rank {result['rank']}"
         assert result["label_offsets"]["symmetric_loss"] < 1e-6, f"rank {result['rank']}"
+
+
+def test_mask_duplicates_gathers_text_ids_across_ranks(two_rank_results):
+    for result in two_rank_results:
+        r = result["masked_duplicates"]
+        # the ids travel with the embeddings: 2 ranks give one process's masked loss on the global batch
+        assert r["global_loss"] == pytest.approx(r["single_process_loss"], abs=1e-9)
+        assert abs(r["unmasked_loss"] - r["single_process_loss"]) > 1e-3  # the cross-rank duplicates mattered
+        # the log-N example over 2 ranks: 2N positives + 2N hard negatives, all the same text
+        n_candidates = 2 * (2 * 3)
+        assert r["identical_unmasked"] == pytest.approx(math.log(n_candidates), abs=1e-9)
+        assert r["identical_masked"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_queue_is_the_rank_ordered_global_batch_on_every_rank(two_rank_results):
+    q0, q1 = (result["queue_gather"] for result in two_rank_results)
+    assert q0["embeddings"] == q1["embeddings"] and q0["ids"] == q1["ids"]  # the same queue on both ranks
+    assert (q0["ptr"], q0["filled"]) == (2, 6)  # 8 rows through a queue of 6
+    assert q0["max_diff_to_reference"] < 1e-6 and q0["ids_equal_reference"]
+    assert sorted(q0["ids"]) == [2, 3, 100, 101, 102, 103]  # the oldest two rows (ids 0, 1) left
 
 
 def test_unequal_shapes_across_ranks_raise_on_every_rank(two_rank_results):
