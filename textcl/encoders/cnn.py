@@ -168,7 +168,8 @@ class CNNEncoder(WordEmbeddingEncoder):
             valid = (starts[None, :] < valid_windows[:, None]).unsqueeze(1)  # (batch, 1, windows)
             if self.pooling == "max":
                 # ReLU is monotonic: relu(max) == max(relu), on a tensor `windows` times smaller.
-                top = h.masked_fill(~valid, float("-inf")).amax(dim=-1)  # (batch, num_filters)
+                # in place: the convolution's backward needs its input and weights, not its output
+                top = h.masked_fill_(~valid, float("-inf")).amax(dim=-1)  # (batch, num_filters)
                 pooled.append(F.relu(top))
             else:
                 summed = (F.relu(h) * valid.to(h.dtype)).sum(dim=-1)  # (batch, num_filters)

@@ -12,12 +12,14 @@ either and never branch on which one it has.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
+import numpy as np
 import torch
 
 __all__ = [
@@ -85,13 +87,12 @@ def pad_batch(ids: Sequence[Sequence[int]], pad_id: int) -> dict[str, torch.Tens
         ``input_ids`` and ``attention_mask``, both LongTensors of shape
         ``(batch, longest)`` with the mask 1 on real tokens and 0 on padding.
     """
-    longest = max(len(row) for row in ids)
-    input_ids = torch.full((len(ids), longest), pad_id, dtype=torch.long)
-    attention_mask = torch.zeros((len(ids), longest), dtype=torch.long)
-    for i, row in enumerate(ids):
-        input_ids[i, : len(row)] = torch.as_tensor(row, dtype=torch.long)
-        attention_mask[i, : len(row)] = 1
-    return {"input_ids": input_ids, "attention_mask": attention_mask}
+    lengths = np.fromiter((len(row) for row in ids), dtype=np.int64, count=len(ids))  # (batch,)
+    longest = int(lengths.max())
+    mask = np.arange(longest)[None, :] < lengths[:, None]  # (batch, longest): row-major order = token order
+    input_ids = np.full((len(ids), longest), pad_id, dtype=np.int64)
+    input_ids[mask] = np.fromiter(itertools.chain.from_iterable(ids), dtype=np.int64, count=int(lengths.sum()))
+    return {"input_ids": torch.from_numpy(input_ids), "attention_mask": torch.from_numpy(mask.astype(np.int64))}
 
 
 def _check_max_length(max_length: int) -> None:
