@@ -144,3 +144,15 @@ def test_glove_embeddings_keep_corpus_words_beyond_the_cut():
 def test_transformer_input_embeddings_wrong_path(tmp_path):
     with pytest.raises(FileNotFoundError, match="no-such-model"):
         transformer_input_embeddings(tmp_path / "no-such-model")
+
+
+def test_pad_batch_right_pads_each_row_in_order():
+    from textcl.encoders.word_tokenizer import pad_batch
+
+    out = pad_batch([[5, 6, 7], [8], [9, 10]], pad_id=0)
+    assert out["input_ids"].tolist() == [[5, 6, 7], [8, 0, 0], [9, 10, 0]]
+    assert out["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0], [1, 1, 0]]
+    assert out["input_ids"].dtype == out["attention_mask"].dtype == torch.long
+    # a pad id that is also a real token id stays distinguishable through the mask
+    out = pad_batch([[3], [3, 3]], pad_id=3)
+    assert out["attention_mask"].tolist() == [[1, 0], [1, 1]]
