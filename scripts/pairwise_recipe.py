@@ -33,7 +33,7 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from recipes import (DEFAULT_DATA, RESULTS_DIR, Results, load_checks, markdown_table, score)  # noqa: E402
+from recipe_runs.common import (DEFAULT_DATA, RESULTS_DIR, Results, load_checks, markdown_table, score)  # noqa: E402
 
 ENCODERS = ("cnn", "bilstm")
 OBJECTIVES = ("euclidean", "cosine", "infonce")

@@ -13,6 +13,7 @@ from tiny_models import REPO_ROOT
 
 sys.path.insert(0, os.path.join(REPO_ROOT, "scripts"))
 import recipes  # noqa: E402  (scripts/recipes.py)
+from recipe_runs import common  # noqa: E402  (scripts/recipe_runs/common.py)
 
 _spec = importlib.util.spec_from_file_location("test_pairwise_recipe_helpers",
                                                os.path.join(REPO_ROOT, "tests", "scripts", "test_pairwise_recipe.py"))
@@ -22,20 +23,20 @@ _spec.loader.exec_module(tiny)
 
 def test_checks_hold_stsb_dev_test_and_sick_train_plus_trial(tmp_path):
     tiny._tiny_senteval(tmp_path, n=7)
-    checks = recipes.load_checks(str(tmp_path))
+    checks = common.load_checks(str(tmp_path))
     assert {k: len(v) for k, v in checks.items()} == {"stsb_dev": 7, "stsb_test": 7, "sickr": 14}
 
 
 def test_score_is_spearman_of_the_chosen_similarity(tmp_path):
     tiny._tiny_senteval(tmp_path, n=9)
-    checks = recipes.load_checks(str(tmp_path))
+    checks = common.load_checks(str(tmp_path))
     rng = np.random.default_rng(0)
     table = {}
 
     def encode(texts):
         return np.stack([table.setdefault(t, rng.normal(size=4)) for t in texts])
 
-    scores = recipes.score(encode, checks, ("cosine", "euclidean"))
+    scores = common.score(encode, checks, ("cosine", "euclidean"))
     assert set(scores) == {"stsb_dev", "stsb_test", "sickr", "stsb_dev_euclidean", "stsb_test_euclidean",
                            "sickr_euclidean"}
     from scipy.stats import spearmanr
@@ -48,10 +49,10 @@ def test_score_is_spearman_of_the_chosen_similarity(tmp_path):
 
 
 def test_mean_std_and_results_file(tmp_path):
-    s = recipes.mean_std([1.0, 2.0, 3.0])
+    s = common.mean_std([1.0, 2.0, 3.0])
     assert s["mean"] == 2.0 and s["std"] == 1.0 and s["values"] == [1.0, 2.0, 3.0]
-    assert recipes.mean_std([5.0])["std"] == 0.0
-    res = recipes.Results(str(tmp_path / "r.json"))
+    assert common.mean_std([5.0])["std"] == 0.0
+    res = common.Results(str(tmp_path / "r.json"))
     res.add("runs", [{"stsb_test": 1.0}])
     assert json.loads((tmp_path / "r.json").read_text())["runs"] == [{"stsb_test": 1.0}]
 

@@ -1,0 +1,1 @@
+"""The recipes behind scripts/recipes.py, one module per model family (issue 11)."""
