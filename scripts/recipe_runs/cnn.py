@@ -10,12 +10,13 @@ from typing import Any
 
 from recipe_runs.common import (RESULTS_DIR, SEEDS, EncodeFn, Results, corpus_of, load_checks, load_triplets,
                                 markdown_table, score, textcl_encode, train_textcl)
-from recipe_runs.quickstart import QUICKSTART_CANDIDATES, bilstm_over_glove
+from recipe_runs.quickstart import bilstm_over_glove, candidate_settings
 
 #: CNN candidates (Kim CNN over GloVe-50d, trained like the quickstart recipe), chosen on STS-B dev.
 CNN_CANDIDATES: dict[str, dict[str, Any]] = {
     "kim_345x100": dict(kernel_sizes=(3, 4, 5), filters=100),
     "w123x300": dict(kernel_sizes=(1, 2, 3), filters=300),
+    "w123x200": dict(kernel_sizes=(1, 2, 3), filters=200),
 }
 
 
@@ -42,7 +43,7 @@ def cnn(args) -> None:
 
     senteval = os.path.join(args.data, "senteval")
     triplets, checks = load_triplets(senteval, args.max_rows), load_checks(senteval)
-    recipe = dict(QUICKSTART_CANDIDATES[args.candidate])
+    recipe = candidate_settings(args.candidate)
     recipe["epochs"] = args.epochs or recipe["epochs"]
     res = Results(os.path.join(RESULTS_DIR, f"recipes_cnn{args.tag}.json"))
     res.add("recipe", {"from_quickstart_candidate": args.candidate, **recipe})

@@ -32,12 +32,26 @@ QUICKSTART_CANDIDATES: dict[str, dict[str, Any]] = {
     # fourth round, after temperature 0.05 won on dev: the symmetric loss and a lower temperature on top of it
     "current_t005_symmetric": dict(freeze=False, temperature=0.05, lr=3e-3, epochs=8, hidden=256, symmetric=True),
     "current_t003": dict(freeze=False, temperature=0.03, lr=3e-3, epochs=8, hidden=256),
-    # false-negative ablation (issue 11 step 3): the default no-duplicates sampler off, and logit masking on
-    "current_duplicates_allowed": dict(freeze=False, temperature=0.1, lr=3e-3, epochs=8, hidden=256,
-                                       no_duplicates=False),
-    "current_mask_duplicates": dict(freeze=False, temperature=0.1, lr=3e-3, epochs=8, hidden=256,
-                                    mask_duplicates=True),
 }
+
+#: Ablation modifiers, written ``<candidate>+<modifier>`` (e.g. ``current_t005+duplicates_allowed``): the
+#: false-negative controls of issue 11 step 3, the default no-duplicates sampler off and logit masking on.
+MODIFIERS: dict[str, dict[str, Any]] = {
+    "duplicates_allowed": dict(no_duplicates=False),
+    "mask_duplicates": dict(mask_duplicates=True),
+}
+
+
+def candidate_settings(name: str) -> dict[str, Any]:
+    """The settings of ``name``: a candidate, optionally followed by ``+modifier`` parts."""
+    base, *mods = name.split("+")
+    if base not in QUICKSTART_CANDIDATES or any(m not in MODIFIERS for m in mods):
+        raise ValueError(f"unknown quickstart candidate {name!r}: use one of {sorted(QUICKSTART_CANDIDATES)}, "
+                         f"optionally followed by +{' / +'.join(MODIFIERS)}")
+    c = dict(QUICKSTART_CANDIDATES[base])
+    for m in mods:
+        c.update(MODIFIERS[m])
+    return c
 
 
 def bilstm_over_glove(corpus: list[str], freeze: bool, hidden: int, dropout: float = 0.1):
@@ -57,7 +71,7 @@ def run_bilstm_candidate(name: str, seed: int, triplets, senteval: str, checks, 
     from textcl.losses import InfoNCE
     from textcl.views import TripletView
 
-    c = dict(QUICKSTART_CANDIDATES[name])
+    c = candidate_settings(name)
     c["epochs"] = epochs or c["epochs"]
     torch.manual_seed(seed)  # the BiLSTM's initial weights
     model = bilstm_over_glove(corpus_of(triplets), c["freeze"], c["hidden"], c.get("dropout", 0.1))
@@ -138,7 +152,7 @@ def quickstart(args) -> None:
     # --stage seeds: the chosen candidate and the sentence-transformers recipe, three seeds each, side by side
     res = Results(os.path.join(RESULTS_DIR, f"recipes_quickstart_seeds{args.tag}.json"))
     if args.side != "st":
-        res.add("candidate", {args.candidate: QUICKSTART_CANDIDATES[args.candidate]})
+        res.add("candidate", {args.candidate: candidate_settings(args.candidate)})
     if args.side != "textcl":
         res.add("st_recipe", {"lr": args.st_lr, "epochs": args.epochs or args.st_epochs, "batch_size": 64,
                               "hidden": 256, "pooling": "max", "loss": "MultipleNegativesRankingLoss(scale=20)"})
