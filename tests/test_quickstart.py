@@ -26,3 +26,20 @@ def test_quickstart_smoke_run(tmp_path, capsys):
     assert os.path.isfile(out / "plots" / "sts_stsb.png") and os.path.isfile(out / "plots" / "alignment_uniformity_all.png")
     model = SentenceEncoder.from_pretrained(model_dir)
     assert model.encode(["a man plays a guitar ."]).shape == (1, 512)
+    assert "temperature=0.03" in card  # the BiLSTM's default, chosen on STS-B dev
+
+
+def test_quickstart_refuses_an_earlier_run_before_any_work(tmp_path, monkeypatch):
+    import pytest
+
+    from textcl import quickstart
+    from textcl.storage import OutputExistsError
+
+    run = tmp_path / "qs" / "run"
+    run.mkdir(parents=True)
+    (run / "metrics.jsonl").write_text('{"step": 1}\n')
+    scored = []
+    monkeypatch.setattr(quickstart, "_score", lambda *a, **k: scored.append(a) or {})
+    with pytest.raises(OutputExistsError, match=r"already holds a quickstart run \(metrics.jsonl\).*--overwrite"):
+        quickstart.run_quickstart(quickstart.QuickstartSettings(output=str(tmp_path / "qs")))
+    assert scored == [] and (run / "metrics.jsonl").read_text() == '{"step": 1}\n'  # nothing scored, nothing lost

@@ -58,6 +58,7 @@ class QuickstartSettings:
         eval_steps: STS-B dev evaluation interval (best model kept).
         max_rows: use only the first N triplets (for a smoke run).
         seed: random seed.
+        overwrite: replace an earlier quickstart run in ``output`` (otherwise it is refused before any work).
         temperature: InfoNCE temperature (default: 0.03 for the BiLSTM, chosen on STS-B dev among 0.1, 0.05
             and 0.03; SimCSE's 0.05 for a transformer).
     """
@@ -73,6 +74,7 @@ class QuickstartSettings:
     eval_steps: int = 50
     max_rows: int | None = None
     seed: int = 42
+    overwrite: bool = False
 
 
 def _score(model: SentenceEncoder, name: str, data_dir: str, dev: STSDevEvaluator, plots: str | None
@@ -97,6 +99,17 @@ def _table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _check_no_earlier_run(run_dir: str, overwrite: bool) -> None:
+    """Refuse, before minutes of scoring, a folder that holds an earlier run unless ``overwrite``."""
+    from textcl.storage import OutputExistsError
+    from textcl.train.run_folder import RUN_FILES
+
+    existing = [f for f in RUN_FILES if os.path.exists(os.path.join(run_dir, f))]
+    if existing and not overwrite:
+        raise OutputExistsError(f"{run_dir} already holds a quickstart run ({', '.join(existing)}): pass --overwrite "
+                                "to replace it, or choose another --output")
+
+
 def run_quickstart(settings: QuickstartSettings, log=print) -> dict[str, Any]:
     """Run the quickstart end to end and return its results (also written to ``results.json``)."""
     from textcl.encoders.rnn import RNNEncoder
@@ -109,6 +122,7 @@ def run_quickstart(settings: QuickstartSettings, log=print) -> dict[str, Any]:
         raise ValueError(f"--max-rows must be >= 1 (or left out for all triplets), got {settings.max_rows}")
     check_folder_target(settings.output, overwrite=True)  # a file where the output folder should go
     check_parent_writable(os.path.join(settings.output, "results.json"))
+    _check_no_earlier_run(os.path.join(settings.output, "run"), settings.overwrite)
     preloaded = SentenceEncoder.from_pretrained(settings.model) if settings.model is not None else None
     seed_everything(settings.seed)  # the BiLSTM's initial weights too, so runs repeat
     data_dir = os.path.join(bundled_data_dir(), "senteval")
@@ -153,7 +167,7 @@ def run_quickstart(settings: QuickstartSettings, log=print) -> dict[str, Any]:
                      datasets=["SNLI (SentEval dev+test, 6,339 triplets)"], loss=repr(loss), view="triplet")
     trainer = Trainer(model, loss, TripletView(), triplets, config, evaluator=dev, metric_for_best=dev.metric,
                       card=card)
-    result = trainer.train()
+    result = trainer.train(overwrite=settings.overwrite)
     best = SentenceEncoder.from_pretrained(result.model_path)
 
     log("[4/4] scoring the trained model")

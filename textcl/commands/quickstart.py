@@ -25,6 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--eval-steps", type=int, default=50)
     p.add_argument("--max-rows", type=int, default=None, help="train on the first N triplets only (smoke run)")
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier quickstart run in --output")
     p.set_defaults(func=run)
 
 
@@ -34,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
 
     settings = QuickstartSettings(output=args.output, model=args.model, epochs=args.epochs,
                                   batch_size=args.batch_size, lr=args.lr, eval_steps=args.eval_steps,
-                                  max_rows=args.max_rows, seed=args.seed, temperature=args.temperature)
+                                  max_rows=args.max_rows, seed=args.seed, temperature=args.temperature,
+                                  overwrite=args.overwrite)
     res = run_quickstart(settings)
     out = os.path.abspath(args.output)
     print("\n" + res["table"] + "\n")
