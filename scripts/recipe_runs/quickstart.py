@@ -188,10 +188,12 @@ def quickstart(args) -> None:
 def summary(args) -> None:
     """Pool the quickstart runs of several results files (select + seeds stages) into one 3-seed table.
 
-    Runs of ``--candidate`` (from ``runs`` or ``textcl_runs``) and sentence-transformers runs (``st_runs``) are
-    collected by seed (a seed seen twice is an error: the files overlap).
+    Runs of ``--candidate`` and sentence-transformers runs (``st_runs``) are collected by seed. A seeds-stage run
+    (``textcl_runs``) wins over a select-stage run (``runs``) of the same seed; a seed twice within one kind is an
+    error (the files overlap).
     """
     ours: dict[int, dict] = {}
+    from_select: dict[int, dict] = {}
     theirs: dict[int, dict] = {}
     selection: dict[str, dict] = {}  # candidate -> its select-stage run (seed 42), from every input
     for path in args.inputs.split(","):
@@ -200,15 +202,17 @@ def summary(args) -> None:
         for r in data.get("runs", []):
             if r["seed"] == SEEDS[0]:
                 selection.setdefault(r["candidate"], {**r, "file": os.path.basename(path)})
-        for r in data.get("runs", []) + data.get("textcl_runs", []):
-            if r.get("candidate") == args.candidate:
-                if r["seed"] in ours:
-                    raise ValueError(f"{path}: seed {r['seed']} of {args.candidate} appears twice")
-                ours[r["seed"]] = r
+        for kind, found in (("runs", from_select), ("textcl_runs", ours)):
+            for r in data.get(kind, []):
+                if r.get("candidate") == args.candidate:
+                    if r["seed"] in found:
+                        raise ValueError(f"{path}: seed {r['seed']} of {args.candidate} appears twice in {kind}")
+                    found[r["seed"]] = r
         for r in data.get("st_runs", []):
             if r["seed"] in theirs:
                 raise ValueError(f"{path}: sentence-transformers seed {r['seed']} appears twice")
             theirs[r["seed"]] = r
+    ours = {**from_select, **ours}
     keys = ("stsb_dev", "stsb_test", "sickr")
     res = Results(os.path.join(RESULTS_DIR, f"recipes_quickstart_summary{args.tag}.json"))
     res.add("inputs", args.inputs.split(","))
