@@ -7,8 +7,8 @@ in the same batches (compute dtype float32):
 
 - BiLSTM: the quickstart settings, hidden 256 per direction, max pooling,
   max_length 64 (512-d output);
-- CNN: Kim's widths 3, 4, 5 with 100 filters each, max pooling, max_length 64
-  (300-d output).
+- CNN: each ``--cnn WIDTHSxFILTERS`` given (default: Kim's ``3,4,5x100``, 300-d, and the
+  recipe's dev-chosen ``1,2,3x300``, 900-d), max pooling, max_length 64.
 
 Weights are random: speed does not depend on training. The two run in ONE
 process, alternating (the order flips every round), and the script prints the
@@ -16,7 +16,8 @@ median sentences/s of each and their RATIO: on a shared machine absolute times
 drift between minutes, a ratio of neighbouring runs much less.
 
 Usage:
-    python scripts/bench_cnn_vs_bilstm_encode.py [--rounds 5] [--batch-size 64] [--threads N]
+    python scripts/bench_cnn_vs_bilstm_encode.py [--rounds 5] [--batch-size 64] [--threads N] \
+        [--cnn 3,4,5x100 --cnn 1,2,3x300 ...]
 """
 
 from __future__ import annotations
@@ -55,13 +56,24 @@ def sentences_per_second(model: SentenceEncoder, texts: list[str], batch_size: i
     return len(texts) / (time.perf_counter() - start)
 
 
+def parse_cnn(spec: str) -> tuple[tuple[int, ...], int]:
+    """``"1,2,3x300"`` -> ``((1, 2, 3), 300)``."""
+    try:
+        widths, filters = spec.split("x")
+        return tuple(int(w) for w in widths.split(",")), int(filters)
+    except ValueError:
+        raise SystemExit(f"--cnn {spec!r}: write widths and filters as WIDTHSxFILTERS, e.g. 3,4,5x100") from None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--stsb", default=None, help="path of sts-test.csv (default: shared or bundled copy)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--cnn", action="append", default=None, help="CNN widths and filters, e.g. 1,2,3x300")
     args = parser.parse_args()
+    cnns = [parse_cnn(c) for c in (args.cnn or ["3,4,5x100", "1,2,3x300"])]
     if args.threads:
         torch.set_num_threads(args.threads)
 
@@ -71,30 +83,31 @@ def main() -> None:
         "bilstm": SentenceEncoder(RNNEncoder.from_glove(
             corpus=texts, cell="lstm", bidirectional=True, hidden_size=256, pooling="max", max_length=64,
             freeze_embeddings=False)).to("cpu").eval(),
-        "cnn": SentenceEncoder(CNNEncoder.from_glove(
-            corpus=texts, kernel_sizes=(3, 4, 5), num_filters=100, pooling="max", max_length=64,
-            freeze_embeddings=False)).to("cpu").eval(),
     }
+    for widths, filters in cnns:
+        models[f"cnn {','.join(map(str, widths))}x{filters}"] = SentenceEncoder(CNNEncoder.from_glove(
+            corpus=texts, kernel_sizes=widths, num_filters=filters, pooling="max", max_length=64,
+            freeze_embeddings=False)).to("cpu").eval()
     print(f"{len(texts)} STS-B test sentences, batch {args.batch_size}, float32, "
           f"{torch.get_num_threads()} threads, {args.rounds} rounds (+1 warm-up)")
     for model in models.values():  # warm-up: allocator, kernels, tokenizer caches
         sentences_per_second(model, texts, args.batch_size)
 
     speeds: dict[str, list[float]] = {name: [] for name in models}
-    ratios = []
+    ratios: dict[str, list[float]] = {name: [] for name in models if name != "bilstm"}
     for r in range(args.rounds):
         order = list(models) if r % 2 == 0 else list(reversed(models))
         for name in order:
             speeds[name].append(sentences_per_second(models[name], texts, args.batch_size))
-        ratios.append(speeds["cnn"][-1] / speeds["bilstm"][-1])
-        print(f"round {r + 1}: bilstm {speeds['bilstm'][-1]:8.0f} sent/s | cnn {speeds['cnn'][-1]:8.0f} sent/s"
-              f" | ratio {ratios[-1]:.2f}")
+        for name in ratios:
+            ratios[name].append(speeds[name][-1] / speeds["bilstm"][-1])
+        print(f"round {r + 1}: " + " | ".join(f"{n} {v[-1]:6.0f}/s" for n, v in speeds.items()))
     for name, values in speeds.items():
         dim = models[name].embedding_dim
-        print(f"{name:7s} ({dim}-d): median {statistics.median(values):8.0f} sentences/s")
-    print(f"CNN / BiLSTM encode speed: median ratio {statistics.median(ratios):.2f}x "
-          f"(min {min(ratios):.2f}, max {max(ratios):.2f}); target >= 3x")
-
+        print(f"{name:14s} ({dim}-d): median {statistics.median(values):8.0f} sentences/s")
+    for name, values in ratios.items():
+        print(f"{name} / BiLSTM encode speed: median ratio {statistics.median(values):.2f}x "
+              f"(min {min(values):.2f}, max {max(values):.2f}); target >= 3x")
 
 if __name__ == "__main__":
     main()
