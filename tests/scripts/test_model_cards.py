@@ -47,7 +47,8 @@ def check_card(text: str, spec, results: dict) -> None:
 
 def test_specs_cover_the_readme_models():
     slugs = {s.slug for s in SPECS}
-    assert {"quickstart-bilstm-glove50d", "unsup-bilstm-glove50d", "minilm-l6-snli-triplets"} <= slugs
+    assert {"quickstart-bilstm-glove50d", "unsup-bilstm-glove50d", "minilm-l6-snli-triplets",
+            "cnn-glove50d-snli-triplets"} <= slugs
     glove = next(s for s in SPECS if s.slug == "quickstart-bilstm-glove50d")
     assert glove.base_model is None  # built from word vectors: no hub base model
 
