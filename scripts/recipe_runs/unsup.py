@@ -30,6 +30,9 @@ UNSUP_VARIANTS: dict[str, tuple] = {
     "dropout+token_shuffle_2ep": ("dropout+token_shuffle", 0, dict(epochs=2)),
     "dropout0.3+token_shuffle_t0.1": ("dropout+token_shuffle", 0,
                                       dict(embedding_dropout=0.3, output_dropout=0.3, temperature=0.1)),
+    # fourth round: what moved the supervised recipe (a lower temperature, fine-tuned word vectors)
+    "dropout+token_shuffle_t0.03": ("dropout+token_shuffle", 0, dict(temperature=0.03)),
+    "dropout+token_shuffle_finetuned": ("dropout+token_shuffle", 0, dict(freeze_embeddings=False)),
 }
 
 
