@@ -102,9 +102,9 @@ def _table(rows: list[dict[str, Any]]) -> str:
 def _check_no_earlier_run(run_dir: str, overwrite: bool) -> None:
     """Refuse, before minutes of scoring, a folder that holds an earlier run unless ``overwrite``."""
     from textcl.storage import OutputExistsError
-    from textcl.train.run_folder import RUN_FILES
+    from textcl.train.run_folder import existing_run_files
 
-    existing = [f for f in RUN_FILES if os.path.exists(os.path.join(run_dir, f))]
+    existing = existing_run_files(run_dir)
     if existing and not overwrite:
         raise OutputExistsError(f"{run_dir} already holds a quickstart run ({', '.join(existing)}): pass --overwrite "
                                 "to replace it, or choose another --output")
@@ -157,7 +157,7 @@ def run_quickstart(settings: QuickstartSettings, log=print) -> dict[str, Any]:
                        data_dir, dev, None))
 
     lr = settings.lr or (2e-5 if transformer else 3e-3)
-    temperature = settings.temperature or (0.05 if transformer else 0.03)
+    temperature = settings.temperature if settings.temperature is not None else (0.05 if transformer else 0.03)
     log(f"[3/4] training on {len(triplets)} NLI triplets: TripletView + InfoNCE(temperature={temperature})")
     config = TrainConfig(epochs=settings.epochs, batch_size=settings.batch_size, lr=lr, seed=settings.seed,
                          eval_steps=settings.eval_steps, save_steps=10**9, log_steps=10,

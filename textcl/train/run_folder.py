@@ -68,6 +68,11 @@ def read_train_config(path: str) -> dict[str, Any]:
     return cfg
 
 
+def existing_run_files(output_dir: str) -> list[str]:
+    """The files and folders of an earlier training run that ``output_dir`` holds (empty: none)."""
+    return [f for f in RUN_FILES if os.path.exists(os.path.join(output_dir, f))]
+
+
 class RunFolder:
     """Claim, check and prepare ``output_dir`` for a training run (a context manager: holds the lock).
 
@@ -118,7 +123,7 @@ class RunFolder:
             self._lock.release()
 
     def _prepare(self) -> None:
-        existing = [f for f in RUN_FILES if os.path.exists(os.path.join(self.output_dir, f))]
+        existing = existing_run_files(self.output_dir)
         if self.resume_from:
             self._check_resume()
         elif existing and not self.overwrite:
