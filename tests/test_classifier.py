@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from textcl.classifier import (CLASSIFIER_CONFIG, EarlyStopping, SentenceClassifier, check_texts,
+from textcl.classify.classifier import (CLASSIFIER_CONFIG, EarlyStopping, SentenceClassifier, check_texts,
                                classification_metrics, encode_labels, label_names)
 from textcl.model import SentenceEncoder
 
@@ -148,7 +148,7 @@ def test_cross_validation_restores_the_starting_weights(encoder, data):
 
 
 def test_prediction_embeds_in_float32_like_training_even_where_bf16_is_the_default(encoder, sentences, monkeypatch):
-    from textcl import precision as precision_module
+    from textcl import dtype as precision_module
 
     monkeypatch.setattr(precision_module, "cpu_has_fast_bf16", lambda: True)  # encode()'s default becomes bf16
     clf = SentenceClassifier(encoder, head="linear", freeze=True)

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from textcl import precision as precision_module
+from textcl import dtype as precision_module
 from textcl.model import SentenceEncoder
-from textcl.precision import resolve_precision
+from textcl.dtype import resolve_dtype
 
 
 @pytest.fixture
@@ -20,14 +20,14 @@ def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def test_auto_falls_back_to_float32_without_fast_bf16(model, sentences, monkeypatch):
     monkeypatch.setattr(precision_module, "cpu_has_fast_bf16", lambda: False)
-    assert resolve_precision("auto", "cpu") == "float32"
+    assert resolve_dtype("auto", "cpu") == "float32"
     # the default is "auto": on such a CPU it must be exactly the float32 result
     np.testing.assert_array_equal(model.encode(sentences), model.encode(sentences, dtype="float32"))
 
 
 def test_auto_uses_bf16_where_the_cpu_has_it(model, sentences, monkeypatch):
     monkeypatch.setattr(precision_module, "cpu_has_fast_bf16", lambda: True)
-    assert resolve_precision("auto", "cpu") == "bfloat16"
+    assert resolve_dtype("auto", "cpu") == "bfloat16"
     fp32 = model.encode(sentences, dtype="float32")
     auto = model.encode(sentences)
     assert auto.dtype == np.float32

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from textcl.heads import HEAD_TYPES, LinearHead, MLPHead, build_head, validate_head
+from textcl.classify.heads import HEAD_TYPES, LinearHead, MLPHead, build_head, validate_head
 
 
 def test_head_types_are_closed():

@@ -12,7 +12,7 @@ from huggingface_hub import ModelCard as HFModelCard
 from tiny_models import SENTENCES
 from textcl.losses import InfoNCE
 from textcl.model import SentenceEncoder
-from textcl.model_card import (CardResult, ModelCard, infer_base_model, render_model_card, resolve_license,
+from textcl.interop.model_card import (CardResult, ModelCard, infer_base_model, render_model_card, resolve_license,
                                selection_result, write_model_card)
 from textcl.train.config import TrainConfig
 from textcl.train.trainer import Trainer

@@ -1,11 +1,11 @@
-"""``textcl.multiprocess``: worker processes on ["cpu", "cpu"] give what one process gives, in input order."""
+"""``textcl.backends.multiprocess``: worker processes on ["cpu", "cpu"] give what one process gives, in input order."""
 
 import numpy as np
 import pytest
 
 from textcl.corpus import compute_dtype_kwargs
 from textcl.model import SentenceEncoder
-from textcl.multiprocess import encode_multi_process, encode_with_pool, start_pool, stop_pool
+from textcl.backends.multiprocess import encode_multi_process, encode_with_pool, start_pool, stop_pool
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -33,7 +33,7 @@ _EXPORTS = {
     "Trainer": "textcl.train.trainer",
     "TrainConfig": "textcl.train.config",
     "STSDevEvaluator": "textcl.train.evaluators",
-    "SentenceClassifier": "textcl.classifier",
+    "SentenceClassifier": "textcl.classify.classifier",
     "semantic_search": "textcl.search",
     "cosine_top_k": "textcl.search",
 }

@@ -2,32 +2,28 @@
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
 from typing import Any, Iterable, Iterator
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm.auto import tqdm
 
+from textcl.dtype import autocast, check_not_legacy_precision, resolve_dtype
 from textcl.encoders.base import Encoder, validate_texts
 from textcl.encoders.registry import encoder_class
-from textcl.precision import autocast, resolve_precision, split_legacy_precision as _split_legacy_precision
+from textcl.hub import TEXTCL_CONFIG, is_local_path, resolve_model
+from textcl.interop.sentence_transformers import load_st_dense, read_st_folder
+from textcl.model_folder import FORMAT_VERSION, check_local_folder, read_textcl_folder, write_textcl_folder
 from textcl.projection import ProjectionHead
 from textcl.quantization import calibration_ranges, quantize, validate_output_precision
-from textcl.similarity import similarity_matrix, similarity_pairwise, validate_similarity_fn
-from textcl.folder_kinds import TEXTCL_CONFIG, is_local_path
-from textcl.storage import atomic_folder, check_format_version, read_manifest, recover_folder, verify_manifest
-from textcl.interop.hub import resolve_model
-from textcl.interop.sentence_transformers import load_st_dense, read_st_folder
+from textcl.similarity import as_matrix, check_finite, similarity_matrix, similarity_pairwise, validate_similarity_fn
+from textcl.storage import recover_folder
 
-__all__ = ["SentenceEncoder", "TEXTCL_CONFIG", "check_finite"]
+__all__ = ["SentenceEncoder", "TEXTCL_CONFIG"]
 
-PROJECTION_WEIGHTS = "projection.safetensors"
-FORMAT_VERSION = 2  # 2: every folder has a manifest (docs/format.md); 1: none, loaded with a warning
 
 
 class SentenceEncoder(nn.Module):
@@ -75,7 +71,7 @@ class SentenceEncoder(nn.Module):
                         cache_folder: str | None = None, **model_kwargs: Any) -> "SentenceEncoder":
         """Load a textcl folder, a sentence-transformers folder, or any Hugging Face model.
 
-        Local path or hub repo id is decided by :func:`textcl.folder_kinds.is_local_path`; a
+        Local path or hub repo id is decided by :func:`textcl.hub.is_local_path`; a
         repo id is resolved through the hub cache (``HF_HUB_OFFLINE`` honoured), in any of
         the three layouts.
 
@@ -106,7 +102,7 @@ class SentenceEncoder(nn.Module):
             note = recover_folder(name_or_path)
             if note:
                 warnings.warn(note, UserWarning, stacklevel=2)
-        _check_local_folder(name_or_path, verify=model_kwargs.get("verify", True))
+        check_local_folder(name_or_path, verify=model_kwargs.get("verify", True))
         resolved = resolve_model(name_or_path, **hub)
         backend = model_kwargs.pop("backend", None)
         kwargs = dict(trust_remote_code=trust_remote_code, **model_kwargs)
@@ -142,30 +138,7 @@ class SentenceEncoder(nn.Module):
     def _load_textcl(cls, path: str, pooling: str | None, max_length: int | None,
                      kwargs: dict[str, Any]) -> "SentenceEncoder":
         """Read a textcl folder after checking it against its manifest (``docs/format.md``)."""
-        verify = kwargs.pop("verify", True)
-        cfg_path = os.path.join(path, TEXTCL_CONFIG)
-        try:
-            with open(cfg_path, encoding="utf-8") as f:
-                cfg = json.load(f)
-            kind = cfg["encoder_kind"]
-        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as err:
-            raise ValueError(f"{cfg_path} is corrupt ({type(err).__name__}: {err}): re-save the model or restore "
-                             "the file") from err
-        version = check_format_version(cfg.get("format_version"), FORMAT_VERSION, cfg_path)
-        if version == 1:
-            warnings.warn(f"{path} was saved by textcl 0.1 without a manifest, so damaged files cannot be "
-                          "detected: re-save it to add one", UserWarning, stacklevel=4)
-        verify_manifest(path, verify=verify, allow_missing=version == 1)
-        overrides = {k: v for k, v in (("pooling", pooling), ("max_length", max_length)) if v is not None}
-        encoder = encoder_class(kind).load(path, **overrides, **kwargs)
-        head = None
-        if cfg.get("projection"):
-            head = ProjectionHead(**cfg["projection"])
-            weights = os.path.join(path, PROJECTION_WEIGHTS)
-            try:
-                head.load_state_dict(load_file(weights))
-            except Exception as err:  # safetensors raises several types for a bad file
-                raise ValueError(f"could not read projection weights {weights}: {err}") from err
+        encoder, head, cfg = read_textcl_folder(path, pooling, max_length, kwargs)
         return cls(encoder, head, bool(cfg.get("normalize_embeddings", False)), prompts=cfg.get("prompts"),
                    default_prompt_name=cfg.get("default_prompt_name"),
                    similarity_fn_name=cfg.get("similarity_fn_name", "cosine"),
@@ -256,15 +229,14 @@ class SentenceEncoder(nn.Module):
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if normalize is not None:
             normalize_embeddings = normalize if normalize_embeddings is None else normalize_embeddings
-        dtype, precision = _split_legacy_precision(dtype, precision)
-        validate_output_precision(precision)
+        validate_output_precision(check_not_legacy_precision(precision))
         if truncate_dim is not None and not (isinstance(truncate_dim, int) and 1 <= truncate_dim):
             raise ValueError(f"truncate_dim must be a positive int, got {truncate_dim!r}")
         prefix = self._prompt(prompt_name, prompt)
         if prefix:
             sentences = [prefix + s for s in sentences]
         if isinstance(device, (list, tuple)):
-            from textcl.multiprocess import encode_multi_process
+            from textcl.backends.multiprocess import encode_multi_process
 
             emb = torch.from_numpy(encode_multi_process(
                 self, sentences, list(device), batch_size=batch_size, dtype=dtype, backend=backend))
@@ -272,7 +244,7 @@ class SentenceEncoder(nn.Module):
             if device is not None:
                 self.to(device)
             emb = self._embed(sentences, batch_size, dtype, backend, show_progress_bar)  # (n, dim) float32, CPU
-        check_finite(emb, sentences)
+        check_finite(emb, "embedding of sentence", texts=sentences)
         if truncate_dim is not None:
             emb = emb[:, :truncate_dim]
         if normalize_embeddings:
@@ -308,7 +280,7 @@ class SentenceEncoder(nn.Module):
         Shape: (n, embedding_dim)
         """
         device = self.device
-        dtype = resolve_precision(dtype, device)
+        dtype = resolve_dtype(dtype, device)
         forward = self._backend_forward(backend or self.default_backend or "torch")
         out = torch.empty(len(sentences), self.embedding_dim, dtype=torch.float32)
         was_training = self.training
@@ -390,12 +362,8 @@ class SentenceEncoder(nn.Module):
         if isinstance(v, torch.Tensor):
             v = v.detach().float().cpu().numpy()
         v = np.asarray(v, dtype=np.float32)
-        v = v[None, :] if v.ndim == 1 else v
-        bad = ~np.isfinite(v).all(axis=1)
-        if bad.any():
-            raise ValueError(f"embedding row {int(np.argmax(bad))} is not finite (NaN or inf): the model's weights "
-                             "or the input embeddings are broken")
-        return v
+        check_finite(as_matrix(v, "embeddings"), "embedding")
+        return v[None, :] if v.ndim == 1 else v
 
     # ------------------------------------------------------------------ saving
     def get_config(self) -> dict[str, Any]:
@@ -442,18 +410,7 @@ class SentenceEncoder(nn.Module):
             return
         if format != "textcl":
             raise ValueError(f"unknown save format {format!r}: choose 'textcl' or 'sentence-transformers'")
-        with atomic_folder(os.fspath(path), overwrite=overwrite, kind_check=self._same_kind, kind="model") as tmp:
-            self.encoder.save(tmp)
-            if self.projection is not None:
-                state = {k: v.detach().cpu().contiguous() for k, v in self.projection.state_dict().items()}
-                save_file(state, os.path.join(tmp, PROJECTION_WEIGHTS))
-            with open(os.path.join(tmp, TEXTCL_CONFIG), "w", encoding="utf-8") as f:
-                json.dump(self.get_config(), f, indent=2)
-
-    def _same_kind(self, path: str) -> bool:
-        """True when ``path`` holds a textcl model with this model's encoder kind (a re-save)."""
-        with open(os.path.join(path, TEXTCL_CONFIG), encoding="utf-8") as f:
-            return json.load(f).get("encoder_kind") == self.encoder.kind
+        write_textcl_folder(path, self.encoder, self.projection, self.get_config(), overwrite)
 
     # ------------------------------------------------------------------ publishing
     def push_to_hub(self, repo_id: str, token: str | bool | None = None, private: bool | None = None,
@@ -477,37 +434,3 @@ class SentenceEncoder(nn.Module):
 
         return push_to_hub(folder if folder is not None else self, repo_id, token=token, private=private,
                            revision=revision, commit_message=commit_message)
-
-
-def check_finite(emb: torch.Tensor, sentences: list[str]) -> None:
-    """Raise ``ValueError`` naming the first sentence whose embedding has a NaN or an infinity.
-
-    Shape: emb (n, dim)
-    """
-    bad = ~torch.isfinite(emb).all(dim=1)
-    if bool(bad.any()):
-        i = int(bad.nonzero()[0])
-        raise ValueError(f"the embedding of sentence {i} ({sentences[i]!r:.60}) is not finite (NaN or inf), "
-                         f"{int(bad.sum())} of {len(sentences)} in all: the model's weights are broken (a diverged "
-                         "training run?) or the dtype overflows; reload a good checkpoint or use dtype='float32'")
-
-
-def _check_local_folder(path: str, verify: bool) -> None:
-    """Refuse a folder textcl wrote that is damaged or not a model, before its layout is guessed.
-
-    A textcl model folder that lost ``textcl_config.json`` would otherwise read as a plain
-    transformers folder, and a damaged sentence-transformers export as a working one: the
-    manifest decides instead (``docs/format.md``).
-    """
-    if not os.path.isdir(path):
-        return
-    manifest = read_manifest(path)
-    if manifest is None:
-        return
-    kind = manifest.get("kind")
-    if kind in ("checkpoint", "classifier"):
-        fix = ("load it with SentenceClassifier.from_pretrained" if kind == "classifier"
-               else "pass OUTPUT/model, or resume training from it with --resume")
-        raise ValueError(f"{path} is a textcl {kind} folder, not a model: {fix}")
-    if kind == "sentence-transformers" or not os.path.isfile(os.path.join(path, TEXTCL_CONFIG)):
-        verify_manifest(path, verify=verify)  # names the missing or damaged file

@@ -7,11 +7,8 @@ the CR sentiment probe. With ``model=`` a transformer is fine-tuned instead of
 the BiLSTM.
 
 The recipe (word vectors fine-tuned with the BiLSTM, InfoNCE temperature 0.03,
-lr 3e-3, 8 epochs) is chosen on STS-B dev only: ``scripts/recipes.py quickstart
---stage select`` ranks the candidates on dev, and STS-B test and SICK-R (train +
-trial) are checks it never sees (``results/recipes_quickstart_*_8ep*.json``).
-Temperature 0.03 topped eight candidates on dev (74.70, seed 42), ahead of 0.05
-with a symmetric loss (74.66), 0.05 (74.64) and the earlier default 0.1 (73.73).
+lr 3e-3, 8 epochs) was chosen on STS-B dev only; ``docs/results.md`` gives the
+selection and the scores.
 """
 
 from __future__ import annotations
@@ -24,10 +21,10 @@ from importlib.resources import files
 from typing import Any
 
 from textcl.data import load_data
+from textcl.interop.model_card import CardResult, ModelCard, environment, infer_base_model, write_model_card
 from textcl.losses import InfoNCE
 from textcl.model import SentenceEncoder
 from textcl.storage import check_folder_target, check_parent_writable
-from textcl.model_card import CardResult, ModelCard, environment, infer_base_model, write_model_card
 from textcl.train.config import TrainConfig
 from textcl.train.evaluators import STSDevEvaluator
 from textcl.train.trainer import Trainer, seed_everything
@@ -39,8 +36,8 @@ TASKS = ("stsb", "cr")
 
 
 def bundled_data_dir() -> str:
-    """Folder of the data shipped inside the package (see ``textcl/data/README.md``)."""
-    return str(files("textcl").joinpath("data"))
+    """Folder of the data shipped inside the package (see ``textcl/data/bundled/README.md``)."""
+    return str(files("textcl").joinpath("data", "bundled"))
 
 
 @dataclass

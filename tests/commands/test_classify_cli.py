@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from textcl.classifier import SentenceClassifier
+from textcl.classify.classifier import SentenceClassifier
 from textcl.cli import main
 
 

@@ -216,7 +216,7 @@ def no_model_loads(monkeypatch):
     from textcl.encoders.rnn import RNNEncoder
     from textcl.encoders.word_average import WordAverageEncoder
     from textcl.model import SentenceEncoder
-    from textcl.classifier import SentenceClassifier
+    from textcl.classify.classifier import SentenceClassifier
 
     def reached(*args, **kwargs):
         raise ModelLoadReached(f"a model was loaded or built (args {args[:1]!r}) before the error")
@@ -293,3 +293,20 @@ def test_grid_covers_every_command_and_cell():
 
 if __name__ == "__main__":  # pragma: no cover - prints the grid summary pasted in reports
     sys.exit(pytest.main([__file__, "-q", "-rxX"]))
+
+
+@pytest.mark.parametrize("command", [["train", "--data", "x.csv"], ["eval", "--model", "m", "--tasks", "stsb"]])
+def test_removed_precision_flag_names_dtype(command, capsys):
+    from textcl.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main([*command, "--precision", "bfloat16"])
+    assert exc.value.code != 0
+    assert "--precision was removed in textcl 0.3: use --dtype bfloat16" in capsys.readouterr().err
+
+
+def test_trainconfig_precision_is_refused_naming_dtype():
+    from textcl.train.config import TrainConfig
+
+    with pytest.raises(ValueError, match=r"dtype='bfloat16'"):
+        TrainConfig(precision="bfloat16")

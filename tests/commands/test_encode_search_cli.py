@@ -80,7 +80,7 @@ def test_skip_empty_records_line_numbers(model_dir, model, tmp_path):
     ("s.jsonl", ['{"text": "a dog ."}', "{oops"], r"s.jsonl:2: not valid JSON"),
     ("s.jsonl", ['{"text": 3}'], r"s.jsonl:1: 'text' is int"),
     ("s.csv", ["id,sentence", "1,a dog ."], r"no column 'text'; the file has: id, sentence"),
-    ("s.docx", ["a dog ."], r"unsupported input type '.docx'"),
+    ("s.docx", ["a dog ."], r"unsupported file type '.docx'"),
 ])
 def test_bad_inputs_are_explained(model_dir, tmp_path, capsys, name, content, msg):
     src = write(tmp_path / name, content)

@@ -13,7 +13,7 @@ from textcl.evaluation.geometry import (
     alignment_uniformity_data,
     uniformity,
 )
-from textcl.evaluation.senteval import PairData
+from textcl.data.senteval import PairData
 
 
 def test_alignment_by_hand():

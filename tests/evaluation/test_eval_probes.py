@@ -23,7 +23,7 @@ from textcl.evaluation.probes import (
     select_c,
     split_probe,
 )
-from textcl.evaluation.senteval import PairData
+from textcl.data.senteval import PairData
 
 
 def blobs(n_per_class: int, n_classes: int = 2, dim: int = 8, gap: float = 6.0, seed: int = 0):
@@ -126,7 +126,7 @@ def test_trec_on_synthetic_classes():
     def encode(texts):
         return np.stack([np.eye(6)[names.index(t.split()[0])] + 0.01 * i for i, t in enumerate(texts)])
 
-    from textcl.evaluation.senteval import TextData
+    from textcl.data.senteval import TextData
 
     def split(n):
         texts = [f"{names[i % 6]} question {i}" for i in range(n)]

@@ -7,7 +7,7 @@ import inspect
 import pytest
 
 from textcl.evaluation.report import encode_unique
-from textcl.evaluation.senteval import load_stsb
+from textcl.data.senteval import load_stsb
 from textcl.evaluation.sts import evaluate_sts_data
 
 

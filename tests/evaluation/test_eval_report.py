@@ -21,7 +21,7 @@ from textcl.evaluation.report import (
     task_texts,
     write_json,
 )
-from textcl.evaluation.senteval import load_task
+from textcl.data.senteval import load_task
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -164,7 +164,7 @@ def test_bundled_cr_scores_the_same_alone_and_next_to_mr(downstream, tmp_path):
     """A real transformer (tiny, random) on a subsample of the bundled CR, with and without MR."""
     from textcl.model import SentenceEncoder
 
-    bundled = Path(textcl.__file__).parent / "data" / "senteval" / "CR"
+    bundled = Path(textcl.__file__).parent / "data" / "bundled" / "senteval" / "CR"
     (downstream / "CR").mkdir()
     for name in ("custrev.pos", "custrev.neg"):  # 60 + 60 of the real reviews
         lines = (bundled / name).read_text(encoding="latin-1").splitlines()[:60]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from textcl.evaluation.senteval import (
+from textcl.data.senteval import (
     ALL_TASKS,
     available_tasks,
     check_task,
@@ -20,7 +20,7 @@ from textcl.evaluation.senteval import (
     parse_tasks,
     resolve_data_dir,
 )
-from textcl.evaluation.user_data import load_table
+from textcl.data.tables import load_table
 
 
 def test_sts_year_pools_subsets_and_drops_blank_gold(downstream):

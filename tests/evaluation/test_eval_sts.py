@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from textcl.evaluation.senteval import load_stsb
+from textcl.data.senteval import load_stsb
 from textcl.evaluation.sts import (
     cosine_similarity_rows,
     evaluate_hf_sts,

@@ -1,7 +1,7 @@
 """Fuzz the data-file readers with random csv / tsv / jsonl / txt content: empty, header-only,
 ragged, non-UTF-8, NUL bytes, unbalanced quotes, bad JSON.
 
-``textcl.text_files`` (encode, search, classify predict) must return rows or raise
+``textcl.data.files`` (encode, search, classify predict) must return rows or raise
 ``ValueError`` / ``FileNotFoundError`` naming the file (and the line where one is at fault).
 ``textcl.data.load_data`` (train, classify) must do the same, never a raw
 ``DatasetGenerationError``."""
@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from textcl.text_files import read_text_rows
+from textcl.data.files import read_text_rows
 
 FUZZ = settings(derandomize=True, deadline=None, max_examples=60, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -66,11 +66,11 @@ def test_non_utf8_names_the_line(tmp_path, data, line):
 def test_missing_file_and_unknown_type(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.txt"):
         read_text_rows(str(tmp_path / "nope.txt"))
-    with pytest.raises(ValueError, match="unsupported input type"):
+    with pytest.raises(ValueError, match="unsupported file type"):
         read_text_rows(_write(tmp_path, ".xlsx", b"text\n"))
 
 
-_DATA_FIX = ("textcl/data.py load_data: datasets' builders raise DatasetGenerationError / ArrowInvalid / "
+_DATA_FIX = ("textcl/data/load.py load_data: datasets' builders raise DatasetGenerationError / ArrowInvalid / "
              "EmptyDatasetError for an empty, ragged or non-UTF-8 file; catch them around load_dataset (and check "
              "the file up front: UTF-8, a header, at least one row) and raise ValueError naming the file and the "
              "real cause (err.__cause__)")
@@ -87,7 +87,7 @@ LOAD_DATA_CASES = {
 }
 
 
-# load_data cases that fail today (xfail until textcl/data.py is fixed, see _DATA_FIX); measured:
+# load_data cases that fail today (xfail until textcl/data/load.py is fixed, see _DATA_FIX); measured:
 # bad.jsonl, empty.csv, empty.txt, latin1.csv, latin1.txt -> raw DatasetGenerationError; empty.jsonl -> raw
 # StopIteration; header_only.csv -> 'Instruction "train" corresponds to no data!' (no file name);
 # ragged.csv -> loads silently (pandas shifts the 3-field row into an index)

@@ -15,14 +15,14 @@ import torch
 from safetensors.torch import load_file
 
 from textcl.cli import main
-from textcl.interop.hub import is_local_path, local_or_hub_st_folder, resolve_model
+from textcl.hub import is_local_path, local_or_hub_st_folder, resolve_model
 from textcl.model import SentenceEncoder
 from tiny_models import REPO_ROOT, SENTENCES, make_tiny_bert
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 MAIN, V1 = "a" * 40, "b" * 40
-BUNDLED_SENTEVAL = os.path.join(REPO_ROOT, "textcl", "data", "senteval")
+BUNDLED_SENTEVAL = os.path.join(REPO_ROOT, "textcl", "data", "bundled", "senteval")
 
 
 def put_in_cache(cache: str, repo_id: str, write, commit: str = MAIN, ref: str = "main") -> str:

@@ -16,9 +16,9 @@ from mteb.abstasks.task_metadata import TaskMetadata  # noqa: E402
 from mteb.models import EncoderProtocol  # noqa: E402
 from mteb.types import PromptType  # noqa: E402
 
-from textcl.evaluation.senteval import PairData, load_task  # noqa: E402
+from textcl.data.senteval import PairData, load_task  # noqa: E402
 from textcl.evaluation.sts import evaluate_sts_data  # noqa: E402
-from textcl.interop.mteb import MTEBEncoder  # noqa: E402
+from textcl.evaluation.mteb import MTEBEncoder  # noqa: E402
 from textcl.model import SentenceEncoder  # noqa: E402
 from tiny_models import SENTENCES  # noqa: E402
 

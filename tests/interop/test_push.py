@@ -13,7 +13,7 @@ from huggingface_hub.utils import filter_repo_objects
 
 from textcl.interop.push import push_to_hub
 from textcl.model import SentenceEncoder
-from textcl.model_card import ModelCard, write_model_card
+from textcl.interop.model_card import ModelCard, write_model_card
 from tiny_models import SENTENCES
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import torch
 
-from textcl.classifier import SentenceClassifier
+from textcl.classify.classifier import SentenceClassifier
 from textcl.encoders.cnn import CNNEncoder
 from textcl.encoders.rnn import RNNEncoder
 from textcl.encoders.word_average import WordAverageEncoder

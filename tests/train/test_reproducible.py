@@ -69,3 +69,55 @@ def test_api_and_cli_give_the_same_weights(tiny_bert_dir, tmp_path):
     api = load_file(str(tmp_path / "api" / "model" / "model.safetensors"))
     cli = load_file(str(tmp_path / "cli" / "model" / "model.safetensors"))
     assert api.keys() == cli.keys() and all(torch.equal(api[k], cli[k]) for k in api)
+
+
+def _tensors(folder):
+    out = {}
+    for root, _, files in os.walk(folder):
+        for name in sorted(files):
+            if name.endswith(".safetensors"):
+                for key, value in load_file(os.path.join(root, name)).items():
+                    out[f"{os.path.relpath(os.path.join(root, name), folder)}:{key}"] = value
+    return out
+
+
+def _same(a, b):
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+CLI_RUNS = {
+    "transformer": lambda d, v: ["train", "--model", d],
+    "rnn": lambda d, v: ["train", "--encoder", "rnn", "--word-vectors", v, "--hidden-size", "8"],
+    "cnn": lambda d, v: ["train", "--encoder", "cnn", "--word-vectors", v, "--num-filters", "4"],
+}
+
+
+@pytest.mark.parametrize("kind", sorted(CLI_RUNS))
+def test_the_same_cli_command_twice_gives_identical_weights(kind, tiny_bert_dir, tmp_path):
+    """One seed: vocabulary, OOV vectors, initial weights, dropout, views and batches all follow --seed."""
+    vectors = _word_vectors(tmp_path)
+    data = tmp_path / "pairs.csv"
+    data.write_text("a,b\n" + "".join(f"{s},{s} too\n" for s in SENTENCES))
+    runs = []
+    for name in ("one", "two"):
+        torch.manual_seed(len(name) * 1000 + len(runs))  # a different global RNG state before each run
+        argv = [*CLI_RUNS[kind](tiny_bert_dir, vectors), "--data", str(data), "--view", "pair+word_deletion",
+                "--max-steps", "3", "--batch-size", "4", "--lr", "1e-2", "--seed", "7", "--dtype", "float32",
+                "--device", "cpu", "--output", str(tmp_path / name)]
+        assert main(argv) == 0
+        runs.append(_tensors(tmp_path / name / "model"))
+    assert runs[0] and _same(*runs)
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+def test_the_same_classify_command_twice_gives_identical_weights(freeze, tiny_bert_dir, tmp_path):
+    data = tmp_path / "train.csv"
+    data.write_text("text,label\n" + "".join(f"{s},{i % 2}\n" for i, s in enumerate(SENTENCES * 2)))
+    runs = []
+    for name in ("one", "two"):
+        torch.manual_seed(len(runs) + 11)
+        argv = ["classify", "--model", tiny_bert_dir, "--train", str(data), "--test", str(data), "--epochs", "1",
+                "--batch-size", "4", "--seed", "3", "--device", "cpu", "--output", str(tmp_path / name)]
+        assert main(argv + (["--freeze"] if freeze else [])) == 0
+        runs.append(_tensors(tmp_path / name))
+    assert runs[0] and _same(*runs)

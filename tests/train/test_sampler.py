@@ -78,7 +78,8 @@ def test_global_batch_has_no_duplicate_across_ranks(tiny_model, tmp_path, world)
     assert trainer.no_duplicates  # the triplet view's default
     per_rank = []
     for rank in range(world):  # every rank's slice, as each process would compute it
-        trainer.rank, trainer.world_size, trainer._sampler = rank, world, None
+        batches = trainer.epoch_batches
+        batches.rank, batches.world_size, batches._sampler = rank, world, None
         per_rank.append(trainer._batches(epoch=1))
     assert len({len(b) for b in per_rank}) == 1 and len(per_rank[0]) > 0  # same number of steps everywhere
     for step in zip(*per_rank):

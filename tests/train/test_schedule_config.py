@@ -3,7 +3,7 @@
 import pytest
 
 from textcl.train.config import TrainConfig, load_config
-from textcl.train.schedule import linear_warmup_decay
+from textcl.train.optim import linear_warmup_decay
 
 
 def test_linear_warmup_then_decay():

@@ -23,8 +23,16 @@ import time
 from typing import Any
 
 from textcl.commands.hub_options import add_hub_options, hub_kwargs
-from textcl.storage import atomic_output_file, atomic_write_json, check_folder_target, check_output_file
-from textcl.text_files import count_text_rows, iter_chunks, iter_text_rows
+from textcl.data.files import count_text_rows, iter_chunks, iter_text_rows
+from textcl.storage import (
+    atomic_output_file,
+    atomic_write_json,
+    check_folder_target,
+    check_not_an_input,
+    check_output_file,
+    guard_output,
+    output_lock,
+)
 
 __all__ = ["register", "run", "load_labelled"]
 
@@ -76,7 +84,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Dispatch to training or prediction."""
-    return _predict(args) if args.action == "predict" else _train(args)
+    if args.action == "predict":
+        return _predict(args)
+    if args.output:
+        check_not_an_input(args.output, {"--model": args.model, "--train": args.train,
+                                         "--validation": args.validation, "--test": args.test})
+        with output_lock(args.output, "classify"):
+            return _train(args)
+    return _train(args)
 
 
 def load_labelled(source: str, split: str, text_col: str, label_col: str, where: str,
@@ -96,10 +111,15 @@ def load_labelled(source: str, split: str, text_col: str, label_col: str, where:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from textcl.classifier import SentenceClassifier, check_texts, encode_labels, label_names
+    from textcl.classify.classifier import (
+        CLASSIFIER_CONFIG,
+        SentenceClassifier,
+        check_texts,
+        encode_labels,
+        label_names,
+    )
     from textcl.model import SentenceEncoder
-
-    from textcl.classifier import CLASSIFIER_CONFIG
+    from textcl.seeding import seed_everything
 
     for flag in ("train", "output"):
         if not getattr(args, flag):
@@ -122,6 +142,7 @@ def _train(args: argparse.Namespace) -> int:
             encode_labels(split[1], labels, name)
     encoder = SentenceEncoder.from_pretrained(args.model, pooling=args.pooling, max_length=args.max_length,
                                               device=args.device, **hub_kwargs(args))
+    seed_everything(args.seed)  # the head's initial weights come from the run's seed too
     clf = SentenceClassifier(encoder, labels, head=args.head, freeze=args.freeze, hidden_dim=args.hidden_dim,
                              dropout=args.dropout)
     fit_kwargs = dict(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
@@ -165,7 +186,7 @@ PREDICTION_FILES = {".txt": "one label per line", ".jsonl": "line, text, label, 
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from textcl.classifier import SentenceClassifier
+    from textcl.classify.classifier import SentenceClassifier
 
     if not args.input:
         raise ValueError("predict needs --input FILE (.txt one text per line, .jsonl, .csv or .tsv)")
@@ -174,12 +195,14 @@ def _predict(args: argparse.Namespace) -> int:
         if out_ext not in PREDICTION_FILES:
             raise ValueError(f"--output {args.output}: unsupported type {out_ext or '(no extension)'!r}; use "
                              + ", ".join(f"{e} ({d})" for e, d in PREDICTION_FILES.items()))
+        check_not_an_input(args.output, {"--input": args.input, "--model": args.model})
         check_output_file(args.output)
     count_text_rows(args.input, args.text_col)  # an empty or bad row fails before any output is written
     clf = SentenceClassifier.from_pretrained(args.model, device=args.device)
     rows = iter_text_rows(args.input, args.text_col)
     if args.output:
-        with atomic_output_file(args.output) as tmp:  # a crash leaves the old file (or none), never half of one
+        with guard_output(args.output, {"--input": args.input, "--model": args.model}, "classify predict"), \
+                atomic_output_file(args.output) as tmp:  # a crash leaves the old file (or none), never half of one
             with open(tmp, "w", encoding="utf-8", newline="") as sink:
                 _write_predictions(clf, rows, sink, out_ext)
     else:

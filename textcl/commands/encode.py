@@ -15,9 +15,9 @@ import json
 import sys
 
 from textcl.commands.hub_options import add_hub_options, hub_kwargs
-from textcl.corpus.output_precision import OUTPUT_PRECISIONS
 from textcl.corpus.progress import line_numbers_path
-from textcl.text_files import iter_text_rows
+from textcl.data.files import iter_text_rows
+from textcl.quantization import OUTPUT_PRECISIONS
 
 __all__ = ["register", "run", "line_numbers_path", "add_input_options", "COMPUTE_DTYPES"]
 
@@ -93,9 +93,10 @@ def run(args: argparse.Namespace) -> int:
                          "min and max), so that every chunk and rank is scaled alike")
     if args.input is not None:
         next(iter_text_rows(args.input, args.text_col, args.skip_empty), None)  # type, header, first row
-    from textcl.storage import check_output_file
+    from textcl.storage import check_not_an_input, check_output_file
 
     # the output, before the model loads: a folder, an existing file (unless replaced or resumed), no parent
+    check_not_an_input(args.output, {"--input": args.input, "--model": args.model, "--ranges": args.ranges})
     check_output_file(args.output, overwrite=bool(args.overwrite or args.resume))
     distributed = init_distributed()
     try:

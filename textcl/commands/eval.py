@@ -8,9 +8,11 @@ Example:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import time
 
+from textcl.commands.flags import removed_flag
 from textcl.commands.hub_options import add_hub_options, hub_kwargs
 
 __all__ = ["register", "run"]
@@ -40,8 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16", "auto"),
                    help="compute dtype of encoding (default: float32, so scores match published figures exactly; "
                         "'auto' is about 2x faster on CPUs with bf16 and moves scores by a few hundredths)")
-    p.add_argument("--precision", dest="dtype", choices=("float32", "bfloat16", "float16", "auto"),
-                   help=argparse.SUPPRESS)  # deprecated alias of --dtype
+    p.add_argument("--precision", type=removed_flag("--precision", "--dtype"), help=argparse.SUPPRESS)
     p.add_argument("--jobs", type=int, default=None,
                    help="processes over the probes' cross-validation folds (default: 1)")
     add_hub_options(p)
@@ -54,34 +55,47 @@ def run(args: argparse.Namespace) -> int:
     from textcl.evaluation import evaluate, format_markdown, write_json
     from textcl.evaluation.report import default_data_dir, format_time_split
     from textcl.model import SentenceEncoder
-    from textcl.storage import check_folder_target, check_output_file, check_parent_writable
+    from textcl.storage import (
+        check_folder_target,
+        check_not_an_input,
+        check_output_file,
+        check_parent_writable,
+        output_lock,
+    )
 
     start = time.perf_counter()
-    from textcl.evaluation.senteval import load_task, parse_tasks
+    from textcl.data.senteval import load_task, parse_tasks
 
     if args.jobs is not None and args.jobs < 1:
         raise ValueError(f"--jobs must be >= 1 (processes over CV folds), got {args.jobs}")
     data_dir = default_data_dir(args.data_dir)  # fails before the model is loaded
     for task in parse_tasks(args.tasks, data_dir):  # unknown names, missing or malformed files, before loading
         load_task(task, data_dir)  # raises the error naming the expected (or the bad) file
+    inputs = {"--model": args.model, "--data-dir": data_dir}
     if args.output:
+        check_not_an_input(args.output, inputs)
         check_output_file(args.output)  # a folder, or a parent that cannot be created: before any work
     if args.plots:
+        check_not_an_input(args.plots, {**inputs, "--output": args.output}, "--plots")
         check_folder_target(args.plots, overwrite=True)  # a file where the plots folder should go
         check_parent_writable(os.path.join(args.plots, "plot.png"))
-    model = SentenceEncoder.from_pretrained(args.model, pooling=args.pooling, device=args.device,
-                                            **hub_kwargs(args))
+    with contextlib.ExitStack() as locks:  # one writer per output while the evaluation runs
+        for path in (args.output, args.plots):
+            if path:
+                locks.enter_context(output_lock(path, "eval"))
+        model = SentenceEncoder.from_pretrained(args.model, pooling=args.pooling, device=args.device,
+                                                **hub_kwargs(args))
 
-    def encode(texts: list[str]):
-        return model.encode(texts, batch_size=args.batch_size, dtype=args.dtype)
+        def encode(texts: list[str]):
+            return model.encode(texts, batch_size=args.batch_size, dtype=args.dtype)
 
-    results = evaluate(encode, args.tasks, data_dir, plots_dir=args.plots, n_jobs=args.jobs)
-    print(format_markdown(results))
-    print("\ntime split (probe: everything but encoding)\n" + format_time_split(results))
-    print(f"\nwall time: {time.perf_counter() - start:.1f} s "
-          f"({results['meta']['n_unique_sentences']} distinct sentences encoded, task by task)")
-    if args.output:
-        print(f"results written to {write_json(results, args.output)}")
-    for path in results["meta"]["plots"]:
-        print(f"plot: {path}")
+        results = evaluate(encode, args.tasks, data_dir, plots_dir=args.plots, n_jobs=args.jobs)
+        print(format_markdown(results))
+        print("\ntime split (probe: everything but encoding)\n" + format_time_split(results))
+        print(f"\nwall time: {time.perf_counter() - start:.1f} s "
+              f"({results['meta']['n_unique_sentences']} distinct sentences encoded, task by task)")
+        if args.output:
+            print(f"results written to {write_json(results, args.output)}")
+        for path in results["meta"]["plots"]:
+            print(f"plot: {path}")
     return 0

@@ -18,6 +18,9 @@ _SECRET = {"token"}  # never written to disk
 _MODEL_GROUPS = ("model", "word-vector encoders", "rnn encoder", "cnn encoder", "hugging face hub")
 
 
+IDENTITY_KEYS = ("sha256", "manifest_sha256")  # content hashes of the inputs, compared on resume
+
+
 def record_sections(parser: argparse.ArgumentParser) -> None:
     """Remember which option belongs to which section, and every option's default."""
     sections: dict[str, str] = {}
@@ -53,6 +56,8 @@ def apply_run_record(args: argparse.Namespace, record: dict[str, Any]) -> None:
     sections = getattr(args, "_sections", {})
     for section in ("model", "data", "view", "loss"):
         for dest, value in (record.get(section) or {}).items():
+            if dest in IDENTITY_KEYS:
+                continue  # what the inputs were (content hashes), not a setting
             if dest not in sections:
                 raise ValueError(f"the run record's {section} section names {dest!r}, which `textcl train` does "
                                  "not take: was it written by a newer textcl?")

@@ -13,13 +13,13 @@ import sys
 
 import numpy as np
 
-from textcl.commands.hub_options import add_hub_options, hub_kwargs
 from textcl.commands.encode import add_input_options, line_numbers_path
-from textcl.text_files import read_text_rows
+from textcl.commands.hub_options import add_hub_options, hub_kwargs
+from textcl.data.files import read_text_rows
 
 __all__ = ["register", "run"]
 
-# the pre-0.x --backend values all ran exact search; --index replaces the flag (issue 9's names table)
+# the pre-0.x --backend values all ran exact search; --index replaces the flag
 DEPRECATED_BACKENDS = ("auto", "numpy", "faiss")
 
 

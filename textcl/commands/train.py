@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from textcl.commands.flags import removed_flag
 from textcl.commands.model_options import add_model_options, build_model
 from textcl.commands.run_spec import apply_run_record, read_run_record, record_sections, spec_from_args
 from textcl.data import load_data, load_senteval_snli
@@ -15,7 +16,7 @@ from textcl.views import AUGMENTATIONS, make_view, parse_view_spec
 __all__ = ["register", "run", "build_loss", "check_run_output"]
 
 _CONFIG_FLAGS = ("epochs", "max_steps", "batch_size", "grad_accum_steps", "lr", "weight_decay", "warmup_ratio",
-                 "max_grad_norm", "dtype", "precision", "seed", "eval_steps", "save_steps", "log_steps", "output_dir",
+                 "max_grad_norm", "dtype", "seed", "eval_steps", "save_steps", "log_steps", "output_dir",
                  "gradcache_chunk", "no_duplicates", "queue_size", "momentum", "report_to")
 
 
@@ -78,8 +79,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     t.add_argument("--max-grad-norm", type=float)
     t.add_argument("--dtype", choices=("auto", "float32", "bfloat16", "float16"),
                    help="compute dtype (default float32)")
-    t.add_argument("--precision", choices=("auto", "float32", "bfloat16", "float16"),
-                   help=argparse.SUPPRESS)  # deprecated alias of --dtype
+    t.add_argument("--precision", type=removed_flag("--precision", "--dtype"), help=argparse.SUPPRESS)
     t.add_argument("--seed", type=int)
     t.add_argument("--gradcache-chunk", type=int, help="encode batches in chunks of this size (GradCache)")
     t.add_argument("--eval-sts", default=None,
@@ -128,8 +128,8 @@ def _card(args: argparse.Namespace, config: TrainConfig):
     import shlex
     import sys
 
-    from textcl.folder_kinds import is_local_path
-    from textcl.model_card import ModelCard
+    from textcl.hub import is_local_path
+    from textcl.interop.model_card import ModelCard
 
     hub_model = bool(args.model) and not is_local_path(args.model)
     return ModelCard(name=os.path.basename(os.path.abspath(config.output_dir)),
@@ -137,6 +137,24 @@ def _card(args: argparse.Namespace, config: TrainConfig):
                      initialised_from=None if hub_model else (args.model or f"{args.word_vectors} word vectors"),
                      datasets=[args.data], license=args.license, view=args.view,
                      recipe="textcl " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["train"] else None)
+
+
+def _identified(args: argparse.Namespace) -> dict:
+    """The run record, with local inputs identified by content: the data's SHA-256, the model's manifest."""
+    import os
+
+    from textcl.data.files import content_sha256
+    from textcl.hub import is_local_path
+    from textcl.storage import MANIFEST_FILE
+
+    spec = spec_from_args(args)
+    source = args.data.split(":", 1)[1] if args.data.startswith("senteval-snli:") else args.data
+    if is_local_path(source) and os.path.exists(source):
+        spec.setdefault("data", {})["sha256"] = content_sha256(source)
+    manifest = os.path.join(args.model or "", MANIFEST_FILE)
+    if args.model and os.path.isfile(manifest):
+        spec.setdefault("model", {})["manifest_sha256"] = content_sha256(manifest)
+    return spec
 
 
 def check_run_output(output_dir: str, resume: bool, overwrite: bool) -> None:
@@ -152,7 +170,6 @@ def check_run_output(output_dir: str, resume: bool, overwrite: bool) -> None:
         OutputExistsError: it holds an earlier run and neither ``resume`` nor ``overwrite`` is set.
     """
     import os
-
     import socket
 
     from textcl.storage import LOCK_FILE, LockHeldError, OutputExistsError, check_parent_writable, read_lock
@@ -178,7 +195,9 @@ def check_run_output(output_dir: str, resume: bool, overwrite: bool) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Train and print where the model went."""
-    from textcl.train.distributed import init_distributed, cleanup, get_local_rank
+    from textcl.seeding import seed_everything
+    from textcl.storage import check_not_an_input
+    from textcl.train.distributed import cleanup, get_local_rank, init_distributed
     from textcl.train.trainer import Trainer
 
     if args.config:
@@ -190,12 +209,15 @@ def run(args: argparse.Namespace) -> int:
     overrides = {k: getattr(args, k) for k in _CONFIG_FLAGS}
     config = load_config(args.config, **overrides) if args.config else TrainConfig(
         **{k: v for k, v in overrides.items() if v is not None})
+    check_not_an_input(config.output_dir, {"--model": args.model, "--data": args.data, "--eval-sts": args.eval_sts,
+                                           "--word-vectors": getattr(args, "word_vectors", None)})
     check_run_output(config.output_dir, resume=bool(args.resume), overwrite=args.overwrite)
     if args.push_to_hub:
         from huggingface_hub.utils import validate_repo_id
 
         validate_repo_id(args.push_to_hub)  # a bad name fails now, not after training
     distributed = init_distributed()
+    seed_everything(config.seed)  # vocabulary, OOV vectors and initial weights come from the run's seed
     view = make_view(args.view, seed=config.seed)
     if args.data.startswith("senteval-snli:"):
         data = load_senteval_snli(args.data.split(":", 1)[1], splits=args.split.split(","))
@@ -215,7 +237,8 @@ def run(args: argparse.Namespace) -> int:
         from textcl.train.evaluators import STSDevEvaluator
         evaluator = STSDevEvaluator(args.eval_sts)
     trainer = Trainer(model, build_loss(args), view, data, config, evaluator=evaluator,
-                      metric_for_best=evaluator.metric if evaluator else None, run_spec=spec_from_args(args), card=_card(args, config))
+                      metric_for_best=evaluator.metric if evaluator else None, run_spec=_identified(args),
+                      card=_card(args, config))
     result = trainer.train(resume_from=args.resume, overwrite=args.overwrite,
                            allow_changed_settings=args.allow_changed_settings)
     if trainer.is_main:

@@ -29,6 +29,7 @@ across nodes), which a multi-node job needs for its output anyway.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import inspect
 import json
@@ -39,12 +40,21 @@ from typing import Any
 import numpy as np
 import torch
 
-from textcl.corpus.output_precision import OutputFormat, load_ranges
-from textcl.corpus.progress import (PROGRESS_FORMAT, PROGRESS_VERSION, differing_keys, from_ranges,
-                                    line_numbers_path, partial_path, progress_path, read_progress, write_progress)
-from textcl.corpus.sources import CorpusSource, DatasetSource, TextFileSource
-from textcl.storage import fsync_dir, fsync_file, replace_into_place
-from textcl.text_files import iter_chunks
+from textcl.corpus.progress import (
+    PROGRESS_FORMAT,
+    PROGRESS_VERSION,
+    differing_keys,
+    from_ranges,
+    line_numbers_path,
+    partial_path,
+    progress_path,
+    read_progress,
+    write_progress,
+)
+from textcl.data.corpus import CorpusSource, DatasetSource, TextFileSource
+from textcl.data.files import iter_chunks
+from textcl.quantization import OutputFormat, load_ranges
+from textcl.storage import check_not_an_input, fsync_dir, fsync_file, output_lock, replace_into_place
 
 __all__ = ["encode_file", "model_fingerprint", "compute_dtype_kwargs"]
 
@@ -83,7 +93,7 @@ def encode_file(model: Any, input: str | CorpusSource | None, output: str, *, da
         normalize: L2-normalise (default: the model's saved setting).
         dtype: compute dtype: ``auto``, ``float32``, ``bfloat16``, ``float16``.
         precision: output precision: ``float32``, ``int8``, ``uint8``, ``binary``, ``ubinary``
-            (see :mod:`textcl.corpus.output_precision`).
+            (see :mod:`textcl.quantization`).
         ranges: ``(2, dim)`` calibration ranges (array or ``.npy`` path) for ``int8`` / ``uint8``;
             default: ``model.quantization_ranges`` when the model carries them.
         resume: continue ``OUT.partial`` (skipping finished chunks) if it exists.
@@ -111,6 +121,20 @@ def encode_file(model: Any, input: str | CorpusSource | None, output: str, *, da
     if os.path.isdir(output):
         raise IsADirectoryError(f"--output {output} is a folder: give a .npy file name")
     source = _make_source(input, dataset, split, column, dataset_config, data_files, text_col, skip_empty)
+    check_not_an_input(output, {"--input": getattr(source, "path", None), "--dataset": dataset,
+                                "--ranges": ranges if isinstance(ranges, (str, os.PathLike)) else None})
+    for sidecar in (partial_path(output), line_numbers_path(output), progress_path(output)):
+        check_not_an_input(sidecar, {"--input": getattr(source, "path", None), "--dataset": dataset})
+    with output_lock(output, "encode") if rank == 0 else contextlib.nullcontext():
+        return _encode_locked(model, source, output, rank, world_size, batch_size, chunk_size, normalize, dtype,
+                              precision, ranges, resume, overwrite, encode_kwargs, model_id, skip_empty)
+
+
+def _encode_locked(model: Any, source: CorpusSource, output: str, rank: int, world_size: int, batch_size: int,
+                   chunk_size: int, normalize: bool | None, dtype: str, precision: str, ranges: Any, resume: bool,
+                   overwrite: bool, encode_kwargs: dict[str, Any] | None, model_id: str | None,
+                   skip_empty: bool) -> dict[str, Any]:
+    """:func:`encode_file` once the output is checked and (on rank 0) locked."""
     if ranges is None:
         ranges = getattr(model, "quantization_ranges", None)
     out_format = OutputFormat(precision, model.embedding_dim, load_ranges(ranges, model.embedding_dim))
@@ -186,6 +210,8 @@ def encode_file(model: Any, input: str | CorpusSource | None, output: str, *, da
             raise RuntimeError(f"chunks {missing[:10]} of {output} were never finished: rerun with --resume")
         if record_lines:
             replace_into_place(partial_path(line_numbers_path(output)), line_numbers_path(output))
+        elif os.path.exists(line_numbers_path(output)):
+            os.remove(line_numbers_path(output))  # an earlier --skip-empty encode's sidecar: not this output's
         replace_into_place(partial_path(output), output)
         os.remove(progress_path(output))
         fsync_dir(os.path.dirname(output))
@@ -269,10 +295,14 @@ def _check_same_input(source: CorpusSource, record: dict[str, Any]) -> None:
 
 # ---------------------------------------------------------------------- encoding
 def compute_dtype_kwargs(model: Any, dtype: str) -> dict[str, str]:
-    """The keyword that sets ``model.encode``'s compute dtype: ``dtype=`` where it exists, else the older
-    ``precision=`` (which meant compute dtype before ``precision`` came to mean output quantisation)."""
-    params = inspect.signature(model.encode).parameters
-    return {"dtype": dtype} if "dtype" in params else {"precision": dtype}
+    """The keyword that sets ``model.encode``'s compute dtype: ``dtype=``; a model whose ``encode`` has no
+    ``dtype`` (a sentence-transformers model) computes in its own dtype, so only float32 is accepted for it."""
+    if "dtype" in inspect.signature(model.encode).parameters:
+        return {"dtype": dtype}
+    if dtype != "float32":
+        raise ValueError(f"{type(model).__name__}.encode takes no dtype: encode with dtype float32, or load the "
+                         "model with textcl (SentenceEncoder.from_pretrained) to choose one")
+    return {}
 
 
 def _encode_chunk(model: Any, chunk: list[tuple[int, str]], batch_size: int, normalize: bool | None,

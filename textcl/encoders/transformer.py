@@ -12,7 +12,7 @@ from transformers import AutoModel, AutoTokenizer
 
 from textcl.encoders.base import Encoder, validate_texts
 from textcl.encoders.pooling import pool, validate_pooling
-from textcl.interop.hub import both_readings_error, hub_errors, is_local_path, missing_local_path_error
+from textcl.hub import both_readings_error, hub_errors, is_local_path, missing_local_path_error
 
 __all__ = ["TransformerEncoder", "ENCODER_CONFIG"]
 
@@ -77,7 +77,7 @@ class TransformerEncoder(Encoder):
                         **model_kwargs: Any) -> "TransformerEncoder":
         """Load a Hugging Face model (hub repo id or local folder) and its tokenizer.
 
-        Local path or repo id is decided by :func:`textcl.interop.hub.is_local_path`: a
+        Local path or repo id is decided by :func:`textcl.hub.is_local_path`: a
         missing local path fails at once; a repo id goes to transformers, which honours
         ``HF_HUB_OFFLINE`` and the cache. ``trust_remote_code`` stays off unless asked for.
 

@@ -9,6 +9,7 @@ Example:
     >>> print(format_markdown(results))  # doctest: +SKIP
 """
 
+from textcl.data.senteval import ALL_TASKS, STS_TASKS, TRANSFER_TASKS, PairData, TextData, available_tasks, load_task
 from textcl.evaluation.geometry import alignment, alignment_uniformity, uniformity
 from textcl.evaluation.probes import (
     cv_probe,
@@ -18,29 +19,8 @@ from textcl.evaluation.probes import (
     probe_user_data,
     split_probe,
 )
-from textcl.evaluation.report import (
-    EmbeddingTable,
-    encode_unique,
-    evaluate,
-    format_markdown,
-    write_json,
-)
-from textcl.evaluation.senteval import (
-    ALL_TASKS,
-    STS_TASKS,
-    TRANSFER_TASKS,
-    PairData,
-    TextData,
-    available_tasks,
-    load_task,
-)
-from textcl.evaluation.sts import (
-    Encode,
-    evaluate_hf_sts,
-    evaluate_sts,
-    sts_correlations,
-    sts_dev_spearman,
-)
+from textcl.evaluation.report import EmbeddingTable, encode_unique, evaluate, format_markdown, write_json
+from textcl.evaluation.sts import Encode, evaluate_hf_sts, evaluate_sts, sts_correlations, sts_dev_spearman
 
 __all__ = [
     "ALL_TASKS",

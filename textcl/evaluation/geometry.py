@@ -24,7 +24,7 @@ import os
 import numpy as np
 from scipy.special import logsumexp
 
-from textcl.evaluation.senteval import PairData, load_task
+from textcl.data.senteval import PairData, load_task
 from textcl.evaluation.sts import Encode, encode_pairs
 
 __all__ = [

@@ -28,15 +28,9 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from textcl.data.senteval import STS_TASKS, TRANSFER_TASKS, load_task, parse_tasks, resolve_data_dir
 from textcl.evaluation.geometry import alignment_uniformity_data
 from textcl.evaluation.probes import C_TOLERANCE, SEED, PairMode, Scaling, evaluate_probe_data
-from textcl.evaluation.senteval import (
-    STS_TASKS,
-    TRANSFER_TASKS,
-    load_task,
-    parse_tasks,
-    resolve_data_dir,
-)
 from textcl.evaluation.sts import Encode, evaluate_sts_data
 
 __all__ = [
@@ -120,7 +114,7 @@ def task_texts(task: str, data: dict[str, Any]) -> list[str]:
 
     Args:
         task: a task name.
-        data: ``{split: data}`` as returned by :func:`~textcl.evaluation.senteval.load_task`.
+        data: ``{split: data}`` as returned by :func:`~textcl.data.senteval.load_task`.
     """
     splits = [data["test"]] if task in STS_TASKS else list(data.values())
     return [s for d in splits for s in d.texts()]
@@ -159,7 +153,7 @@ def evaluate(encode: Encode, tasks: str | Sequence[str] = "all",
     Args:
         encode: sentences -> float array ``(n, d)``.
         tasks: ``"all"`` (every task whose data is present), comma-separated
-            names, or a list (see :data:`~textcl.evaluation.senteval.ALL_TASKS`).
+            names, or a list (see :data:`~textcl.data.senteval.ALL_TASKS`).
         data_dir: SentEval's downstream folder; default ``$TEXTCL_DATA``.
         n_folds, inner_folds: probe CV folds (see :mod:`textcl.evaluation.probes`).
         pair_mode: MRPC pair features.

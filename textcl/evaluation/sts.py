@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 from scipy.stats import pearsonr, spearmanr
 
-from textcl.evaluation.senteval import STS_TASKS, PairData, check_task, load_task
-from textcl.evaluation.user_data import load_table
+from textcl.data.senteval import STS_TASKS, PairData, check_task, load_task
+from textcl.data.tables import load_table
 
 __all__ = [
     "Encode",

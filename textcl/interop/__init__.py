@@ -1,4 +1,4 @@
-"""Interoperability with the ecosystem: sentence-transformers folders, Hugging Face hub names, MTEB.
+"""Interoperability with the ecosystem: sentence-transformers folders, model cards, hub uploads.
 
 Nothing here is imported by ``import textcl``; each module imports its library on use.
 """

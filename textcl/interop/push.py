@@ -7,7 +7,7 @@ snippet reads ``from_pretrained("org/name")``. The folder itself is left untouch
 upload is staged in a temporary folder of links to its files plus the rewritten card.
 
 Hidden files (``.git/``, lock files) are never sent. The repo then loads back with
-``SentenceEncoder.from_pretrained("org/name")`` (:func:`textcl.interop.hub.resolve_model`).
+``SentenceEncoder.from_pretrained("org/name")`` (:func:`textcl.hub.resolve_model`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import os
 import tempfile
 from typing import Any
 
-from textcl.folder_kinds import folder_kind
+from textcl.hub import folder_kind
 
 __all__ = ["push_to_hub", "CARD_FILE", "DEFAULT_COMMIT_MESSAGE", "UPLOAD_IGNORE"]
 
@@ -103,7 +103,7 @@ def _write_card(staged: str, folder: str, repo_id: str, model: Any,
         with open(out, "w", encoding="utf-8") as f:
             f.write(text)
         return
-    from textcl.model_card import ModelCard, write_model_card
+    from textcl.interop.model_card import ModelCard, write_model_card
 
     if model is None:
         raise ValueError(f"{folder} has no {CARD_FILE} model card and no model was given to write one: push the "

@@ -48,10 +48,9 @@ import torch
 import transformers
 from safetensors.torch import save_file
 
-from textcl.folder_kinds import ST_MODULES, TEXTCL_CONFIG
-from textcl.st_compat import ST_POOLING, check_st_exportable
+from textcl.hub import ST_MODULES, TEXTCL_CONFIG
+from textcl.interop.st_compat import ST_POOLING, check_st_exportable
 from textcl.storage import atomic_folder
-
 
 __all__ = ["STFolder", "read_st_folder", "is_st_folder", "load_st_dense",
            "save_sentence_transformers", "check_st_exportable", "ST_POOLING"]
@@ -281,7 +280,7 @@ def _write_st_folder(model: Any, path: str, card_path: str | None = None) -> Non
         modules.append(_module(len(modules), f"{len(modules)}_Normalize", "Normalize"))
     _write_json(os.path.join(path, "modules.json"), modules)
     _write_json(os.path.join(path, "config_sentence_transformers.json"), _st_config(model))
-    from textcl.model_card import ModelCard, infer_base_model, write_model_card
+    from textcl.interop.model_card import ModelCard, infer_base_model, write_model_card
 
     shown = card_path or path
     card = ModelCard(name=os.path.basename(os.path.abspath(shown)), base_model=infer_base_model(model))

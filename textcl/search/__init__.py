@@ -17,9 +17,23 @@ Example:
 """
 
 from textcl.search.exact import ExactIndex, cosine_top_k
-from textcl.search.faiss_index import (FaissIndex, default_nlist, default_nprobe, faiss_available,
-                                       open_faiss_index, require_faiss)
-from textcl.search.semantic import INDEX_KINDS, Hit, IndexKind, SearchIndex, open_embeddings, open_index, semantic_search
+from textcl.search.faiss_index import (
+                                       FaissIndex,
+                                       default_nlist,
+                                       default_nprobe,
+                                       faiss_available,
+                                       open_faiss_index,
+                                       require_faiss,
+)
+from textcl.search.semantic import (
+                                       INDEX_KINDS,
+                                       Hit,
+                                       IndexKind,
+                                       SearchIndex,
+                                       open_embeddings,
+                                       open_index,
+                                       semantic_search,
+)
 
 __all__ = ["Hit", "ExactIndex", "FaissIndex", "SearchIndex", "IndexKind", "INDEX_KINDS", "cosine_top_k",
            "semantic_search", "open_index", "open_embeddings", "open_faiss_index", "faiss_available",

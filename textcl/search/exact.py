@@ -14,37 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from textcl.similarity import as_matrix, check_finite
+
 __all__ = ["ExactIndex", "cosine_top_k", "as_matrix", "normalize_rows", "check_finite"]
-
-
-def as_matrix(x: Any, name: str) -> np.ndarray:
-    """``x`` as a non-empty (rows, dim) array; a single (dim,) vector becomes (1, dim).
-
-    Raises:
-        ValueError: any other shape, or no rows.
-    """
-    x = x if isinstance(x, np.ndarray) else np.asarray(x)
-    if x.ndim == 1:
-        x = x[None, :]
-    if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
-        raise ValueError(f"{name} must be a non-empty (rows, dim) matrix, got shape {x.shape}")
-    if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
-        raise ValueError(f"{name} must hold numbers, got dtype {x.dtype}")
-    return x
-
-
-def check_finite(x: np.ndarray, name: str, offset: int = 0) -> None:
-    """Raise when a row of ``x`` holds NaN or inf, naming the first such row (``offset`` + its index).
-
-    Raises:
-        ValueError: ``"{name} row R is not finite (nan): ..."``.
-    """
-    finite = np.isfinite(x).all(axis=1)  # (rows,)
-    if not finite.all():
-        row = int(np.argmin(finite))
-        bad = "nan" if np.isnan(x[row]).any() else "inf"
-        raise ValueError(f"{name} row {offset + row} is not finite ({bad}): the model or the file that produced "
-                         "these embeddings is broken; re-encode with a model that gives finite embeddings")
 
 
 def normalize_rows(x: np.ndarray) -> np.ndarray:

@@ -3,35 +3,45 @@
 ``os.replace`` cannot replace a non-empty folder, so a save installs in three steps:
 
 1. everything is written into ``PATH.tmp-PID-RAND``, a manifest last, all fsynced;
-2. an existing ``PATH`` is renamed aside to ``PATH.old``;
-3. the temporary folder is renamed to ``PATH``; then ``PATH.old`` is deleted.
+2. entries of an existing ``PATH`` that textcl did not write and may keep (``README.md``,
+   hidden entries such as ``.git``: :data:`~textcl.storage.manifest.IGNORED_EXTRAS`) move into
+   the new folder; an existing ``PATH`` is renamed aside to ``PATH.old-PID-RAND``;
+3. the temporary folder is renamed to ``PATH``; then the aside folder is deleted, unless it
+   still holds a file textcl did not write (it is then kept, and said so).
 
-A crash leaves either the old folder or the new one at ``PATH``, except between
-steps 2 and 3, when ``PATH`` is missing and both ``PATH.old`` and the temporary
-folder are complete; :func:`recover_folder` renames the newer one back.
+Only unique names are ever deleted: a user's own ``PATH.old`` is never touched. A crash
+leaves either the old folder or the new one at ``PATH``, except between steps 2 and 3,
+when ``PATH`` is missing and both the aside and the temporary folder are complete;
+:func:`recover_folder` renames the newer one back.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import os
 import re
+import secrets
 import shutil
+import warnings
 from typing import Callable, Iterator
 
 from textcl.storage.atomic import check_parent_writable, fsync_dir, fsync_file, temp_sibling
 from textcl.storage.errors import CorruptFolderError, OutputExistsError
-from textcl.storage.manifest import verify_manifest, write_manifest
+from textcl.storage.manifest import IGNORED_EXTRAS, MANIFEST_FILE, read_manifest, verify_manifest, write_manifest
+
+LOCK_FILE = ".textcl.lock"  # the output lock of storage.lock, never carried into a new folder
 
 __all__ = ["atomic_folder", "check_folder_target", "recover_folder", "find_siblings", "complete_sibling",
            "aside_path", "pid_alive"]
 
 _TMP = re.compile(r"\.tmp-(\d+)-[0-9a-f]+$")
+_ASIDE = re.compile(r"\.old-(\d+)-[0-9a-f]+$")
 
 
 def aside_path(path: str) -> str:
-    """Where :func:`atomic_folder` keeps the previous folder during a swap: ``PATH.old``."""
-    return os.path.abspath(path) + ".old"
+    """A fresh name for the previous folder during a swap: ``PATH.old-PID-RAND``."""
+    return f"{os.path.abspath(path)}.old-{os.getpid()}-{secrets.token_hex(4)}"
 
 
 def pid_alive(pid: int) -> bool:
@@ -48,12 +58,13 @@ def pid_alive(pid: int) -> bool:
 
 
 def find_siblings(path: str) -> list[str]:
-    """Leftovers of interrupted saves of ``path``: ``PATH.old`` and ``PATH.tmp-*`` folders, newest first."""
+    """Leftovers of interrupted saves of ``path``: ``PATH.old-*`` and ``PATH.tmp-*`` folders, newest first."""
     parent, name = os.path.split(os.path.abspath(path))
     if not os.path.isdir(parent):
         return []
     found = [os.path.join(parent, n) for n in os.listdir(parent)
-             if (n == name + ".old" or (n.startswith(name + ".tmp-") and _TMP.search(n)))
+             if ((n.startswith(name + ".old-") and _ASIDE.search(n)) or (n.startswith(name + ".tmp-")
+                                                                          and _TMP.search(n)))
              and os.path.isdir(os.path.join(parent, n))]
     return sorted(found, key=lambda p: (os.path.getmtime(p), p), reverse=True)
 
@@ -104,12 +115,28 @@ def _remove_stale_temps(path: str) -> None:
             shutil.rmtree(sibling, ignore_errors=True)
 
 
+def _foreign_entries(path: str) -> list[str]:
+    """Top-level entries of ``path`` that its manifest does not list (all of them without a manifest)."""
+    manifest = read_manifest(path) if os.path.isfile(os.path.join(path, MANIFEST_FILE)) else None
+    written = {MANIFEST_FILE} | {rel.split("/")[0] for rel in (manifest or {}).get("files", {})}
+    return [e for e in sorted(os.listdir(path)) if e not in written]
+
+
+def _keepable(name: str) -> bool:
+    return any(fnmatch.fnmatch(name, pattern) for pattern in IGNORED_EXTRAS)
+
+
 def _install(tmp: str, path: str) -> None:
     """Steps 2 and 3 of the swap (``tmp`` is complete and fsynced)."""
     parent = os.path.dirname(path)
     old = aside_path(path)
+    kept: list[str] = []
     if os.path.isdir(path):
-        shutil.rmtree(old, ignore_errors=True)  # PATH exists, so a PATH.old is a leftover
+        for entry in _foreign_entries(path):
+            if _keepable(entry) and not os.path.lexists(os.path.join(tmp, entry)):
+                os.rename(os.path.join(path, entry), os.path.join(tmp, entry))  # the user's README.md, .git/
+            elif entry != LOCK_FILE:
+                kept.append(entry)
         os.rename(path, old)
         fsync_dir(parent)
     try:
@@ -120,6 +147,10 @@ def _install(tmp: str, path: str) -> None:
         raise OutputExistsError(f"could not move the new folder {tmp} to {path} ({err}): another process "
                                 f"saved to {path} at the same time; save again") from err
     fsync_dir(parent)
+    if kept:
+        warnings.warn(f"{path} held {', '.join(kept[:5])}{' ...' if len(kept) > 5 else ''}, which textcl did not "
+                      f"write: the previous folder is kept as {old}", UserWarning, stacklevel=4)
+        return
     shutil.rmtree(old, ignore_errors=True)
     fsync_dir(parent)
 

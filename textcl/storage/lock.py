@@ -21,17 +21,16 @@ from types import TracebackType
 from typing import Any
 
 from textcl.storage.errors import LockHeldError
-from textcl.storage.folders import pid_alive
+from textcl.storage.folders import LOCK_FILE, pid_alive
 
 __all__ = ["OutputLock", "LOCK_FILE", "read_lock"]
 
-LOCK_FILE = ".textcl.lock"
 
 
-def read_lock(folder: str) -> dict[str, Any] | None:
+def read_lock(folder: str, name: str = LOCK_FILE) -> dict[str, Any] | None:
     """What ``folder``'s lock file says about its holder, or ``None`` (no lock file, or unreadable)."""
     try:
-        with open(os.path.join(folder, LOCK_FILE), encoding="utf-8") as f:
+        with open(os.path.join(folder, name), encoding="utf-8") as f:
             info = json.load(f)
     except (OSError, ValueError):
         return None
@@ -54,9 +53,10 @@ class OutputLock:
         ...     trainer.train()
     """
 
-    def __init__(self, folder: str, what: str = "training run", command: str | None = None) -> None:
+    def __init__(self, folder: str, what: str = "training run", command: str | None = None,
+                 name: str = LOCK_FILE) -> None:
         self.folder = os.path.abspath(os.fspath(folder))
-        self.path = os.path.join(self.folder, LOCK_FILE)
+        self.path = os.path.join(self.folder, name)
         self.what = what
         self.command = command if command is not None else " ".join(sys.argv)
         self._fd: int | None = None
@@ -124,7 +124,7 @@ class OutputLock:
     def _wait_for_info(self) -> dict[str, Any]:
         """The holder's record; a holder that just took the lock may not have written it yet."""
         for _ in range(50):
-            info = read_lock(self.folder)
+            info = read_lock(self.folder, os.path.basename(self.path))
             if info is not None:
                 return info
             time.sleep(0.02)
@@ -134,7 +134,7 @@ class OutputLock:
         holder = (f"pid {info.get('pid', '?')} on {info.get('host', '?')}, started {info.get('started', '?')}, "
                   f"command: {info.get('command') or '?'}")
         raise LockHeldError(
-            f"another {info.get('what', self.what)} ({holder}) writes to {self.folder}: wait for it to finish "
+            f"another {info.get('what', self.what)} ({holder}) writes to {self.target}: wait for it to finish "
             f"or choose another --output. If that run is gone, delete {self.path}", self.path, info)
 
     def release(self) -> None:
@@ -147,6 +147,14 @@ class OutputLock:
         finally:
             os.close(self._fd)  # closing drops the flock
             self._fd = None
+
+    @property
+    def target(self) -> str:
+        """What the lock guards: its folder, or the output it is named after (``.NAME.textcl.lock``)."""
+        name = os.path.basename(self.path)
+        if name != LOCK_FILE and name.startswith(".") and name.endswith(".textcl.lock"):
+            return os.path.join(self.folder, name[1:-len(".textcl.lock")])
+        return self.folder
 
     @property
     def held(self) -> bool:

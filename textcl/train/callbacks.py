@@ -1,4 +1,4 @@
-"""Training callbacks: hooks the trainer calls after a step, an evaluation, a save and a log line.
+"""Training callbacks (hooks the trainer calls after a step, an evaluation, a save and a log line), its state and result.
 
 Any hook may stop training by setting ``state.should_stop = True`` (or returning True);
 the trainer then saves a final checkpoint and the model, as at the end of a run.
@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-__all__ = ["TrainerState", "TrainerCallback", "FunctionCallback", "as_callbacks"]
+__all__ = ["TrainerState", "TrainerCallback", "FunctionCallback", "as_callbacks", "TrainResult", "TrainingDivergedError"]
 
 
 @dataclass
@@ -82,3 +82,28 @@ def as_callbacks(callbacks: Sequence[TrainerCallback | Callable[[dict[str, Any]]
         else:
             raise TypeError(f"callbacks must be TrainerCallback objects or functions, got {type(cb).__name__}")
     return out
+
+
+class TrainingDivergedError(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint is left untouched."""
+
+
+@dataclass
+class TrainResult:
+    """What a finished run produced.
+
+    Attributes:
+        model_path: folder of the selected model (best on the dev metric, else the last).
+        steps: optimizer steps taken.
+        train_seconds: wall time of the loop (evaluation excluded).
+        sentences_per_second: encoded sentences (all views) per second of training.
+        best_metric: best dev score seen, if an evaluator ran.
+        history: every metrics record written to ``metrics.jsonl``.
+    """
+
+    model_path: str
+    steps: int
+    train_seconds: float
+    sentences_per_second: float
+    best_metric: float | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)

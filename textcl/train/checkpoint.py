@@ -26,8 +26,14 @@ import numpy as np
 import torch
 from safetensors.torch import load_model, save_model
 
-from textcl.storage import (atomic_folder, atomic_write_bytes, complete_sibling, find_siblings, read_manifest,
-                            verify_manifest)
+from textcl.storage import (
+    atomic_folder,
+    atomic_write_bytes,
+    complete_sibling,
+    find_siblings,
+    read_manifest,
+    verify_manifest,
+)
 
 __all__ = ["save_checkpoint", "load_checkpoint", "resolve_checkpoint", "is_checkpoint", "trim_metrics",
            "compare_settings", "setting", "rng_state", "set_rng_state", "MODEL_FILE", "STATE_FILE", "CHECKPOINT_KIND"]

@@ -67,12 +67,9 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.precision is not None:
-            import warnings
-
-            warnings.warn("TrainConfig.precision is deprecated: use dtype= (the compute dtype)", FutureWarning,
-                          stacklevel=3)
-            self.dtype, self.precision = self.precision, None
-        from textcl.precision import DTYPES
+            raise ValueError(f"TrainConfig(precision={self.precision!r}) is textcl 0.2's spelling: the compute dtype "
+                             f"is dtype={self.precision!r}")
+        from textcl.dtype import DTYPES
 
         if self.dtype not in DTYPES and self.dtype not in ("fp32", "bf16", "fp16"):
             raise ValueError(f"invalid training setting dtype={self.dtype!r}: choose one of {', '.join(DTYPES)}")

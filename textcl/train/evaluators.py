@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from textcl.evaluation.senteval import load_task
+from textcl.data.senteval import load_task
 from textcl.evaluation.sts import evaluate_sts_data
 from textcl.model import SentenceEncoder
 

@@ -28,28 +28,22 @@ import os
 import shutil
 from typing import Any
 
+from textcl.interop.model_card import versions
 from textcl.storage import OutputExistsError, OutputLock, atomic_write_json
 from textcl.train.checkpoint import compare_settings, resolve_checkpoint, setting, trim_metrics
 
-__all__ = ["TRAIN_CONFIG", "SCHEMA", "RUN_FILES", "RESUME_KEYS", "RunFolder", "read_train_config", "versions"]
+__all__ = ["TRAIN_CONFIG", "SCHEMA", "RUN_FILES", "RESUME_KEYS", "RunFolder", "read_train_config", "versions",
+           "run_path", "MODEL_DIR", "CHECKPOINT_DIR", "METRICS_FILE"]
 
 TRAIN_CONFIG = "train_config.json"
 SCHEMA = "textcl.train_config"
 FORMAT_VERSION = 1
 # what a run writes into its output folder; a folder holding any of them holds a run
-RUN_FILES = ("metrics.jsonl", TRAIN_CONFIG, "checkpoint", "model", "runs")
+MODEL_DIR, CHECKPOINT_DIR, METRICS_FILE = "model", "checkpoint", "metrics.jsonl"
+RUN_FILES = (METRICS_FILE, TRAIN_CONFIG, CHECKPOINT_DIR, MODEL_DIR, "runs")
 # settings a resumed run must not change
 RESUME_KEYS = ("train.lr", "train.batch_size", "train.seed", "train.grad_accum_steps", "train.dtype",
                "model", "data", "view", "loss")
-
-
-def versions() -> dict[str, str]:
-    """Versions of textcl and the libraries that shape its numbers."""
-    import torch
-    import transformers
-
-    from textcl import __version__
-    return {"textcl": __version__, "torch": torch.__version__, "transformers": transformers.__version__}
 
 
 def read_train_config(path: str) -> dict[str, Any]:
@@ -66,6 +60,13 @@ def read_train_config(path: str) -> dict[str, Any]:
         raise ValueError(f"{path} has format_version {cfg['format_version']}, newer than this textcl reads "
                          f"({FORMAT_VERSION}): upgrade textcl")
     return cfg
+
+
+def run_path(output_dir: str, part: str) -> str:
+    """The path of one part of a run's folder: :data:`MODEL_DIR`, :data:`CHECKPOINT_DIR` or :data:`METRICS_FILE`."""
+    if part not in (MODEL_DIR, CHECKPOINT_DIR, METRICS_FILE, TRAIN_CONFIG):
+        raise ValueError(f"{part!r} is not part of a run folder")
+    return os.path.join(output_dir, part)
 
 
 def existing_run_files(output_dir: str) -> list[str]:
@@ -144,9 +145,19 @@ class RunFolder:
         import torch
 
         stored_path = os.path.join(self.output_dir, TRAIN_CONFIG)
-        state = torch.load(os.path.join(self.checkpoint, "trainer_state.pt"), weights_only=True, map_location="cpu")
-        if os.path.isfile(stored_path):
+        state_path = os.path.join(self.checkpoint, "trainer_state.pt")
+        try:
+            state = torch.load(state_path, weights_only=True, map_location="cpu")
+        except Exception as err:  # a damaged or refused pickle: name the file
+            raise ValueError(f"{state_path} could not be read ({type(err).__name__}: {str(err)[:200]}): resume from "
+                             "an undamaged checkpoint, or start again without --resume") from err
+        stored = None
+        if isinstance(state.get("record"), str):  # the checkpoint's own record decides, whatever OUTPUT holds
+            stored_path = f"the checkpoint {self.checkpoint}"
+            stored = json.loads(state["record"])
+        elif os.path.isfile(stored_path):
             stored = read_train_config(stored_path)
+        if stored is not None:
             differing = compare_settings(stored, self.settings, RESUME_KEYS)
             if differing and not self.allow_changed_settings:
                 detail = "; ".join(f"{k}: {setting(stored, k)!r} -> {setting(self.settings, k)!r}" for k in differing)
@@ -154,7 +165,7 @@ class RunFolder:
                                  "same settings, or pass --allow-changed-settings to continue anyway")
             if differing:
                 self.messages.append(f"--allow-changed-settings: continuing with changed {', '.join(differing)}")
-        dropped = trim_metrics(os.path.join(self.output_dir, "metrics.jsonl"), int(state["step"]))
+        dropped = trim_metrics(run_path(self.output_dir, METRICS_FILE), int(state["step"]))
         if dropped:
             self.messages.append(f"metrics.jsonl: dropped {dropped} record(s) written after step {state['step']}, "
                                  "which the resumed run repeats")

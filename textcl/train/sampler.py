@@ -1,11 +1,13 @@
-"""Batches without repeated texts: a text twice in a batch is a false negative of itself.
+"""Each epoch's batches: a seeded permutation cut into (global) batches, optionally without repeated texts.
+
+Batches without repeated texts: a text twice in a batch is a false negative of itself.
 
 With pair or triplet data the same sentence often appears in several rows
 (an NLI premise has an entailment and a contradiction, paraphrase sets list
 (a, b) and (b, a)). If two such rows share a batch, InfoNCE treats one copy
 as a negative of the other. :class:`NoDuplicatesSampler` builds each epoch's
 *global* batches (``world_size * batch_size`` rows; rank ``r`` takes the
-``r``-th slice, as :meth:`textcl.train.trainer.Trainer._batches` does) so that
+``r``-th slice, as :class:`EpochBatches` does) so that
 no text, in any text column, appears twice in one global batch.
 
 The order is a function of ``(seed, epoch)`` only: the epoch's permutation is
@@ -19,11 +21,11 @@ from __future__ import annotations
 
 import hashlib
 from collections import deque
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import torch
 
-__all__ = ["text_id", "text_ids", "NoDuplicatesSampler", "batches_digest"]
+__all__ = ["text_id", "text_ids", "NoDuplicatesSampler", "EpochBatches", "batches_digest"]
 
 
 def text_id(text: str) -> int:
@@ -96,3 +98,65 @@ class NoDuplicatesSampler:
             if len(batch) == self.batch_size or (not self.full_batches_only and len(batch) >= 2):
                 out.append(batch)
         return out
+
+
+class EpochBatches:
+    """Row indices of each micro-batch of an epoch, for one rank; the same order on resume.
+
+    With ``W`` processes each step takes the next ``W * batch_size`` rows of
+    the epoch's permutation and rank ``r`` gets the ``r``-th slice of them,
+    so ``W`` ranks with batch ``B`` see exactly the batches (and, after
+    InfoNCE's all-gather, the row order) of one process with batch ``W * B``.
+    Only full global batches are kept: the gathered labels need equal local batches.
+    With ``no_duplicates`` the global batches come from :class:`NoDuplicatesSampler`
+    (no text twice in a global batch, all text columns and ranks together).
+
+    Args:
+        rows: rows of the training data.
+        batch_size: rows per micro-batch and rank.
+        seed: the run's seed; epoch ``e`` uses the permutation seeded with ``seed + e``.
+        rank, world_size: this process and the number of processes.
+        no_duplicates: build batches with no repeated text.
+        text_rows: returns the texts of every row (a tuple per row), read only when ``no_duplicates``.
+    """
+
+    def __init__(self, rows: int, batch_size: int, seed: int, rank: int, world_size: int, no_duplicates: bool,
+                 text_rows: Callable[[], list[tuple[str, ...]]]) -> None:
+        self.rows, self.batch_size, self.seed = rows, batch_size, seed
+        self.rank, self.world_size, self.no_duplicates = rank, world_size, no_duplicates
+        self._text_rows = text_rows
+        self._sampler: NoDuplicatesSampler | None = None
+
+    def batches(self, epoch: int) -> list[list[int]]:
+        """The micro-batches of ``epoch`` for this rank."""
+        g = torch.Generator().manual_seed(self.seed + epoch)
+        order = torch.randperm(self.rows, generator=g).tolist()
+        bs = self.batch_size
+        if self.world_size > 1:
+            bs = min(bs, len(order) // self.world_size)  # tiny data: smaller, still equal, shards
+            if bs == 0:
+                raise ValueError(f"the training data has {len(order)} rows, fewer than the "
+                                 f"{self.world_size} processes")
+            step_rows = bs * self.world_size
+            if self.no_duplicates:
+                return [b[self.rank * bs:(self.rank + 1) * bs] for b in self._no_duplicate_batches(step_rows, epoch)]
+            return [order[i + self.rank * bs:i + (self.rank + 1) * bs]
+                    for i in range(0, len(order) - step_rows + 1, step_rows)]
+        if self.no_duplicates:
+            return self._no_duplicate_batches(bs, epoch)
+        batches = [order[i:i + bs] for i in range(0, len(order), bs)]
+        if len(batches) > 1 and len(batches[-1]) < 2:  # a lone row has no in-batch negative
+            batches = batches[:-1]
+        return batches
+
+    def _no_duplicate_batches(self, global_rows: int, epoch: int) -> list[list[int]]:
+        """The epoch's global batches of ``global_rows`` rows with no repeated text."""
+        if self._sampler is None or self._sampler.batch_size != global_rows:
+            self._sampler = NoDuplicatesSampler(self._text_rows(), global_rows, self.seed,
+                                                full_batches_only=self.world_size > 1)
+        batches = self._sampler.batches(epoch)
+        if not batches:
+            raise ValueError(f"no batch of {global_rows} rows without a repeated text can be formed from the "
+                             f"{self.rows} training rows: the data repeats its texts too often. Use "
+                             "--allow-duplicates (TrainConfig(no_duplicates=False)) or a smaller batch size")
+        return batches

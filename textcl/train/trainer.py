@@ -6,71 +6,38 @@ import contextlib
 import json
 import math
 import os
-import random
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
 import datasets
-import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from textcl.data import check_text_columns
+from textcl.dtype import autocast, resolve_dtype
+from textcl.interop.model_card import ModelCard, write_run_card
 from textcl.losses import InfoNCE
 from textcl.model import SentenceEncoder
-from textcl.model_card import ModelCard, infer_base_model, selection_result, write_model_card
-from textcl.precision import autocast, resolve_precision
-from textcl.train.callbacks import TrainerCallback, TrainerState, as_callbacks
+from textcl.seeding import seed_everything
+from textcl.train.callbacks import TrainerCallback, TrainerState, TrainingDivergedError, TrainResult, as_callbacks
 from textcl.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from textcl.train.config import TrainConfig
 from textcl.train.distributed import get_rank, get_world_size, is_distributed
 from textcl.train.gradcache import gradcache_backward
-from textcl.train.run_folder import RunFolder
-from textcl.train.tracking import make_trackers
 from textcl.train.length_buckets import CPU_BUCKET_ROWS, LengthBuckets
+from textcl.train.optim import build_optimizer
 from textcl.train.queue import MomentumQueue
-from textcl.train.sampler import NoDuplicatesSampler, batches_digest, text_ids
-from textcl.train.schedule import linear_warmup_decay
+from textcl.train.run_folder import CHECKPOINT_DIR, METRICS_FILE, MODEL_DIR, RunFolder, run_path
+from textcl.train.sampler import EpochBatches, batches_digest, text_ids
+from textcl.train.tracking import make_trackers
 from textcl.views import View, ViewBatch
 from textcl.views.embedding_hooks import embedding_masks, masked_input_embeddings, strip_masks
 
 __all__ = ["Trainer", "TrainResult", "TrainingDivergedError", "LengthBuckets", "seed_everything"]  # LengthBuckets: re-exported
 
 Evaluator = Callable[[SentenceEncoder], dict[str, float]]
-
-
-class TrainingDivergedError(RuntimeError):
-    """The loss became NaN or infinite; the last good checkpoint is left untouched."""
-
-
-@dataclass
-class TrainResult:
-    """What a finished run produced.
-
-    Attributes:
-        model_path: folder of the selected model (best on the dev metric, else the last).
-        steps: optimizer steps taken.
-        train_seconds: wall time of the loop (evaluation excluded).
-        sentences_per_second: encoded sentences (all views) per second of training.
-        best_metric: best dev score seen, if an evaluator ran.
-        history: every metrics record written to ``metrics.jsonl``.
-    """
-
-    model_path: str
-    steps: int
-    train_seconds: float
-    sentences_per_second: float
-    best_metric: float | None = None
-    history: list[dict[str, Any]] = field(default_factory=list)
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 @dataclass
@@ -137,12 +104,14 @@ class Trainer:
         self.rank, self.world_size = get_rank(), get_world_size()
         self.is_main = self.rank == 0
         self.device = model.device
-        self.precision = resolve_precision(config.dtype, self.device)
+        self.precision = resolve_dtype(config.dtype, self.device)
         self.history: list[dict[str, Any]] = []
         self.state = TrainerState(log_history=self.history)
-        # --- issue 11: false negatives, embedding-level augmentations, momentum queue
+        # false negatives, embedding-level augmentations, momentum queue
         self.no_duplicates = view.no_duplicates_by_default if config.no_duplicates is None else config.no_duplicates
-        self._sampler: NoDuplicatesSampler | None = None
+        self.epoch_batches = EpochBatches(
+            len(data), config.batch_size, config.seed, self.rank, self.world_size, self.no_duplicates,
+            lambda: list(zip(*[data[self.column_map[c]] for c in view.text_columns])))
         self._input_embeddings = model.encoder.input_embedding_module() if view.acts_on_embeddings else None
         self.queue: MomentumQueue | None = None
         if config.queue_size:
@@ -151,7 +120,6 @@ class Trainer:
                                  "use InfoNCE or set queue_size=0")
             self.queue = MomentumQueue(model, config.queue_size, config.momentum,
                                        forward=lambda m: LengthBuckets(m, self._bucketed().rows))
-        # --- end issue 11
 
     # ------------------------------------------------------------------ the loop
     def train(self, resume_from: str | None = None, overwrite: bool = False,
@@ -244,13 +212,10 @@ class Trainer:
             net = torch.nn.parallel.DistributedDataParallel(
                 net, device_ids=[self.device.index] if self.device.type == "cuda" else None,
                 find_unused_parameters=True)
-        # fused: one kernel per parameter instead of ~10 (as transformers' default "adamw_torch_fused")
-        optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
-                                      fused=self.device.type in ("cpu", "cuda"))
         steps_per_epoch = math.ceil(len(self._batches(0)) / cfg.grad_accum_steps)
         total = cfg.max_steps or steps_per_epoch * cfg.epochs
-        warmup = int(cfg.warmup_ratio * total)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: linear_warmup_decay(s, total, warmup))
+        optimizer, scheduler = build_optimizer(self.model.parameters(), cfg.lr, cfg.weight_decay, self.device,
+                                               total, int(cfg.warmup_ratio * total))
         scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "float16")
         self.state = TrainerState(total_steps=total, log_history=self.history)
         run = _Run(net, optimizer, scheduler, scaler, self.state)
@@ -262,10 +227,10 @@ class Trainer:
             run.state.step, run.start_epoch, run.skip = saved["step"], saved["epoch"], saved["batch_in_epoch"]
             run.state.best_metric = saved.get("best_metric")
             set_rng_state(saved["rng"])
-            self._restore_issue11_state(saved)
+            self._restore_view_and_queue(saved)
         return run
 
-    def _restore_issue11_state(self, saved: dict[str, Any]) -> None:
+    def _restore_view_and_queue(self, saved: dict[str, Any]) -> None:
         """Restore the view's random state and the momentum queue; check the batch order is the stored run's."""
         self.view.load_state_dict(saved.get("view", {}))
         stored = saved.get("batches")
@@ -281,48 +246,8 @@ class Trainer:
 
     # ------------------------------------------------------------------ data
     def _batches(self, epoch: int) -> list[list[int]]:
-        """Row indices of each micro-batch of ``epoch`` for this rank (same order on resume).
-
-        With ``W`` processes each step takes the next ``W * batch_size`` rows of
-        the epoch's permutation and rank ``r`` gets the ``r``-th slice of them,
-        so ``W`` ranks with batch ``B`` see exactly the batches (and, after
-        InfoNCE's all-gather, the row order) of one process with batch ``W * B``.
-        Only full global batches are kept: the gathered labels need equal local batches.
-        With ``no_duplicates`` the global batches come from :class:`NoDuplicatesSampler`
-        (no text twice in a global batch, all text columns and ranks together).
-        """
-        g = torch.Generator().manual_seed(self.config.seed + epoch)
-        order = torch.randperm(len(self.data), generator=g).tolist()
-        bs = self.config.batch_size
-        if self.world_size > 1:
-            bs = min(bs, len(order) // self.world_size)  # tiny data: smaller, still equal, shards
-            if bs == 0:
-                raise ValueError(f"the training data has {len(order)} rows, fewer than the "
-                                 f"{self.world_size} processes")
-            step_rows = bs * self.world_size
-            if self.no_duplicates:
-                return [b[self.rank * bs:(self.rank + 1) * bs] for b in self._no_duplicate_batches(step_rows, epoch)]
-            return [order[i + self.rank * bs:i + (self.rank + 1) * bs]
-                    for i in range(0, len(order) - step_rows + 1, step_rows)]
-        if self.no_duplicates:
-            return self._no_duplicate_batches(bs, epoch)
-        batches = [order[i:i + bs] for i in range(0, len(order), bs)]
-        if len(batches) > 1 and len(batches[-1]) < 2:  # a lone row has no in-batch negative
-            batches = batches[:-1]
-        return batches
-
-    def _no_duplicate_batches(self, global_rows: int, epoch: int) -> list[list[int]]:
-        """The epoch's global batches of ``global_rows`` rows with no repeated text (issue 11)."""
-        if self._sampler is None or self._sampler.batch_size != global_rows:
-            columns = [self.data[self.column_map[c]] for c in self.view.text_columns]
-            self._sampler = NoDuplicatesSampler(list(zip(*columns)), global_rows, self.config.seed,
-                                                full_batches_only=self.world_size > 1)
-        batches = self._sampler.batches(epoch)
-        if not batches:
-            raise ValueError(f"no batch of {global_rows} rows without a repeated text can be formed from the "
-                             f"{len(self.data)} training rows: the data repeats its texts too often. Use "
-                             "--allow-duplicates (TrainConfig(no_duplicates=False)) or a smaller batch size")
-        return batches
+        """Row indices of each micro-batch of ``epoch`` for this rank (see :class:`EpochBatches`)."""
+        return self.epoch_batches.batches(epoch)
 
     def _batches_state(self, epoch: int) -> dict[str, Any]:
         """What identifies the batches of ``epoch`` (checked on resume, so the batch order is the stored run's)."""
@@ -429,7 +354,7 @@ class Trainer:
 
     def _check_finite(self, loss: float, step: int, epoch: int) -> None:
         if not math.isfinite(loss):
-            ckpt = os.path.join(self.config.output_dir, "checkpoint")
+            ckpt = self._checkpoint_dir
             raise TrainingDivergedError(
                 f"loss is {loss} at step {step} (epoch {epoch}); training stopped without saving. The last "
                 f"good checkpoint is {ckpt!r} (if one was written). Lower the learning rate, raise the "
@@ -450,11 +375,11 @@ class Trainer:
     # ------------------------------------------------------------------ outputs
     @property
     def _model_dir(self) -> str:
-        return os.path.join(self.config.output_dir, "model")
+        return run_path(self.config.output_dir, MODEL_DIR)
 
     @property
     def _checkpoint_dir(self) -> str:
-        return os.path.join(self.config.output_dir, "checkpoint")
+        return run_path(self.config.output_dir, CHECKPOINT_DIR)
 
     def _save_checkpoint(self, run: _Run, epoch: int, batch_in_epoch: int) -> None:
         if not self.is_main:
@@ -463,8 +388,9 @@ class Trainer:
             "optimizer": run.optimizer.state_dict(), "scheduler": run.scheduler.state_dict(),
             "scaler": run.scaler.state_dict(), "step": run.state.step, "epoch": epoch,
             "batch_in_epoch": batch_in_epoch, "rng": rng_state(), "config": self.config.to_dict(),
+            "record": json.dumps(self.run_settings(), sort_keys=True, default=str),
             "best_metric": run.state.best_metric,
-            "view": self.view.state_dict(), "batches": self._batches_state(epoch),  # issue 11
+            "view": self.view.state_dict(), "batches": self._batches_state(epoch),
             **({"queue": self.queue.state_dict()} if self.queue is not None else {})})
         self._notify("on_save", run.state, self._checkpoint_dir)
 
@@ -499,23 +425,15 @@ class Trainer:
 
     def _write_card(self, model_dir: str, train_time: float, best: float | None) -> None:
         """Give the saved model a README.md model card (settings, time, dev score kept apart from test)."""
-        if not self.is_main or not os.path.isdir(model_dir):
-            return
-        card = self.card or ModelCard(name=os.path.basename(os.path.abspath(self.config.output_dir)))
-        card.base_model = card.base_model or infer_base_model(self.model)
-        card.loss, card.view = card.loss or repr(self.loss), card.view or repr(self.view)
-        card.hyperparameters = {k: v for k, v in self.config.to_dict().items() if k not in ("extra", "output_dir")}
-        card.train_seconds = train_time
-        if best is not None:
-            card.results = [r for r in card.results if not r.used_for_selection] + [
-                selection_result(self.metric_for_best, best)]
-        write_model_card(model_dir, card, self.model)
+        if self.is_main and os.path.isdir(model_dir):
+            write_run_card(model_dir, self.card, self.model, self.config.to_dict(), self.loss, self.view,
+                           train_time, self.metric_for_best, best)
 
     def _record(self, record: dict[str, Any]) -> None:
         if not self.is_main:
             return
         self.history.append(record)
-        with open(os.path.join(self.config.output_dir, "metrics.jsonl"), "a") as f:
+        with open(run_path(self.config.output_dir, METRICS_FILE), "a") as f:
             f.write(json.dumps(record) + "\n")
         self._notify("on_log", self.state, record)
 

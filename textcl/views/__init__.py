@@ -12,8 +12,18 @@ Example:
     [['a man plays.', 'a dog runs.'], ['a man plays.', 'a dog runs.']]
 """
 
-from textcl.views.augment import (AUGMENTATIONS, Augmentation, EmbeddingAugmentation, FeatureCutoff, SpanCutoff,
-                                  TextAugmentation, TokenCutoff, TokenShuffle, WordDeletion, WordRepetition)
+from textcl.views.augment import (
+                                  AUGMENTATIONS,
+                                  Augmentation,
+                                  EmbeddingAugmentation,
+                                  FeatureCutoff,
+                                  SpanCutoff,
+                                  TextAugmentation,
+                                  TokenCutoff,
+                                  TokenShuffle,
+                                  WordDeletion,
+                                  WordRepetition,
+)
 from textcl.views.base import VIEWS, DropoutView, LabeledPairView, PairView, TripletView, View, ViewBatch
 from textcl.views.compose import AugmentedView, make_view, parse_view_spec
 

@@ -34,7 +34,7 @@ from typing import Any, Literal
 import torch
 import yaml
 
-__all__ = ["CardResult", "ModelCard", "write_model_card", "render_model_card", "hardware_description",
+__all__ = ["CardResult", "ModelCard", "write_model_card", "render_model_card", "hardware_description", "versions",
            "environment", "infer_base_model", "resolve_license", "selection_result", "TASK_NAMES", "CITATION"]
 
 #: textcl task id -> (dataset name shown on the card, model-index task type, metric's display name).
@@ -149,19 +149,23 @@ def hardware_description() -> str:
     return f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
 
 
-def environment() -> dict[str, str]:
-    """Versions of textcl, torch and transformers, and the hardware (what a results JSON records)."""
+def versions() -> dict[str, str]:
+    """Versions of textcl and the libraries that shape its numbers (torch, transformers)."""
     import transformers
 
-    import textcl
+    from textcl import __version__
 
-    return {"textcl": textcl.__version__, "torch": torch.__version__, "transformers": transformers.__version__,
-            "hardware": hardware_description()}
+    return {"textcl": __version__, "torch": torch.__version__, "transformers": transformers.__version__}
+
+
+def environment() -> dict[str, str]:
+    """Versions of textcl, torch and transformers, and the hardware (what a results JSON records)."""
+    return {**versions(), "hardware": hardware_description()}
 
 
 def infer_base_model(model: Any) -> str | None:
     """The hub repo id a transformer model was loaded from, or None (local folder, word vectors)."""
-    from textcl.folder_kinds import is_local_path
+    from textcl.hub import is_local_path
 
     inner = getattr(getattr(model, "encoder", None), "model", None)
     name = getattr(getattr(inner, "config", None), "_name_or_path", None) or getattr(inner, "name_or_path", None)
@@ -233,7 +237,7 @@ def _model_facts(model: Any) -> dict[str, Any]:
                    "rnn": "a recurrent network over word vectors", "cnn": "a convolutional network over word vectors",
                    "word_average": "averaged word vectors"}.get(kind, kind)
     try:
-        from textcl.st_compat import check_st_exportable
+        from textcl.interop.st_compat import check_st_exportable
 
         check_st_exportable(model)
         st_exportable = True
@@ -347,3 +351,23 @@ def write_model_card(path: str, card: ModelCard, model: Any | None = None, *,
     with open(out, "w", encoding="utf-8") as f:
         f.write(str(hf_card))
     return out
+
+
+def write_run_card(model_dir: str, card: ModelCard | None, model: Any, settings: dict[str, Any], loss: Any,
+                   view: Any, train_time: float, metric: str | None, best: float | None) -> None:
+    """Write the card of a training run's model: its settings, time and dev score (kept apart from test).
+
+    Args:
+        model_dir: the run's saved model folder.
+        card: what the caller knows (base model, data, loss); a new card named after the run otherwise.
+        settings: the run's ``TrainConfig.to_dict()``.
+        metric, best: the dev metric that selected the model and its best value (``None``: no selection).
+    """
+    card = card or ModelCard(name=os.path.basename(os.path.abspath(settings["output_dir"])))
+    card.base_model = card.base_model or infer_base_model(model)
+    card.loss, card.view = card.loss or repr(loss), card.view or repr(view)
+    card.hyperparameters = {k: v for k, v in settings.items() if k not in ("extra", "output_dir")}
+    card.train_seconds = train_time
+    if best is not None:
+        card.results = [r for r in card.results if not r.used_for_selection] + [selection_result(metric, best)]
+    write_model_card(model_dir, card, model)

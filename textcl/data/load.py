@@ -7,14 +7,13 @@ from typing import Any, Mapping, Sequence
 
 import datasets
 
-from textcl.interop.hub import both_readings_error, hub_errors, is_local_path, missing_local_path_error
+from textcl.data.files import FORMATS, read_table
+from textcl.hub import both_readings_error, hub_errors, is_local_path, missing_local_path_error
 
-__all__ = ["load_data", "check_data_file", "select_columns", "check_text_columns", "nli_to_triplets", "load_senteval_snli",
+__all__ = ["load_data", "load_local", "is_saved_dataset", "check_data_file", "select_columns", "check_text_columns", "nli_to_triplets", "load_senteval_snli",
            "FILE_BUILDERS"]
 
-# file extension -> datasets builder name
-FILE_BUILDERS = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet",
-                 ".txt": "text", ".arrow": "arrow"}
+FILE_BUILDERS = {ext: fmt for ext, (fmt, _) in FORMATS.items()}  # extension -> format of the one reader
 
 
 Columns = str | Sequence[str] | Mapping[str, str]
@@ -31,7 +30,7 @@ def load_data(source: Any, split: str = "train", columns: Columns | None = None,
             dicts; a local csv / tsv / json / jsonl / parquet / txt file or a
             folder of them; or a Hugging Face hub dataset repo id
             (``sentence-transformers/all-nli``). Local path or repo id is decided by
-            :func:`textcl.interop.hub.is_local_path`.
+            :func:`textcl.hub.is_local_path`.
         split: which split to take from a ``DatasetDict`` or hub dataset.
         columns: the columns to keep, in the order the view reads them: a list,
             a comma-separated string, or a mapping ``{data column: new name}``
@@ -87,88 +86,63 @@ def _load_any(source: Any, split: str, load_kwargs: dict[str, Any], hub: dict[st
             return datasets.load_dataset(source, split=split, **hub, **load_kwargs)
         except hub_errors() as err:
             raise both_readings_error(source, "the training data", err) from err
-    source = os.path.expanduser(source)
-    if os.path.isfile(source):
-        ext = os.path.splitext(source)[1].lower()
-        if ext not in FILE_BUILDERS:
-            raise ValueError(f"{source}: unknown file type {ext!r}; use one of {', '.join(FILE_BUILDERS)}")
-        kwargs = dict(load_kwargs)
-        if ext == ".tsv":
-            kwargs.setdefault("delimiter", "\t")
-        check_data_file(source, kwargs.get("delimiter"))
+    return load_local(os.path.expanduser(source), split, load_kwargs.get("delimiter"))
+
+
+def is_saved_dataset(path: str) -> bool:
+    """True when ``path`` is a folder written by ``Dataset.save_to_disk`` / ``DatasetDict.save_to_disk``."""
+    return os.path.isdir(path) and any(os.path.isfile(os.path.join(path, f))
+                                       for f in ("state.json", "dataset_dict.json"))
+
+
+_SPLIT_NAMES = {"train": "train", "training": "train", "validation": "validation", "valid": "validation",
+                "val": "validation", "dev": "validation", "test": "test", "testing": "test", "eval": "test"}
+
+
+def load_local(path: str, split: str = "train", delimiter: str | None = None) -> datasets.Dataset:
+    """One split of local data: a file, a ``save_to_disk`` folder, or a folder of data files.
+
+    A folder of files is split by file name as ``datasets`` does (``train*``, ``validation*`` /
+    ``dev*``, ``test*``); with no such names every file belongs to ``train``. Every file is read by
+    :func:`textcl.data.files.read_table`, so a folder obeys the same rules as one file.
+    """
+    if os.path.isfile(path):
+        return read_table(path, delimiter)
+    if is_saved_dataset(path):
         try:
-            return datasets.load_dataset(FILE_BUILDERS[ext], data_files=source, split="train", **kwargs)
-        except Exception as err:  # datasets wraps the cause (pyarrow, pandas, json) in its own errors
-            raise ValueError(f"{source} could not be read as {FILE_BUILDERS[ext]}: {_root_cause(err)}") from err
-    if os.path.isdir(source):
-        return _pick_split(datasets.load_dataset(source, **load_kwargs), split, source)
-    raise missing_local_path_error(source, "training data")
-
-
-_TEXT_TYPES = (".csv", ".tsv", ".json", ".jsonl", ".txt")
+            ds = datasets.load_from_disk(path)
+        except Exception as err:  # a damaged Arrow file or state.json
+            raise ValueError(f"{path} could not be read as a saved dataset: {_root_cause(err)}") from err
+        return _pick_split(ds, split, path) if isinstance(ds, datasets.DatasetDict) else ds
+    if os.path.isdir(path):
+        files = sorted(os.path.join(root, f) for root, _, names in os.walk(path) for f in names
+                       if os.path.splitext(f)[1].lower() in FORMATS and not f.startswith("."))
+        if not files:
+            raise ValueError(f"{path} holds no data files ({', '.join(FORMATS)}) and is not a saved dataset")
+        splits: dict[str, list[str]] = {}
+        for f in files:
+            stem = os.path.splitext(os.path.basename(f))[0].lower()
+            name = next((v for k, v in _SPLIT_NAMES.items() if stem == k or stem.startswith((k + "-", k + "_",
+                                                                                            k + "."))), None)
+            splits.setdefault(name, []).append(f)
+        if set(splits) == {None}:
+            splits = {"train": splits[None]}
+        splits.pop(None, None)
+        wanted = _SPLIT_NAMES.get(split, split)
+        if wanted not in splits:
+            raise ValueError(f"{path} has no split {split!r}; it has: {', '.join(splits)}")
+        parts = [read_table(f, delimiter) for f in splits[wanted]]
+        for f, part in zip(splits[wanted][1:], parts[1:]):
+            if part.column_names != parts[0].column_names:
+                raise ValueError(f"{f} has columns {', '.join(part.column_names)}, but {splits[wanted][0]} has "
+                                 f"{', '.join(parts[0].column_names)}: every file of a split needs the same columns")
+        return parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)
+    raise missing_local_path_error(path, "training data")
 
 
 def check_data_file(path: str, delimiter: str | None = None) -> None:
-    """Check a local data file up front and name the file and line of the first problem.
-
-    Text files must be UTF-8 and hold at least one row; a csv / tsv must have a header and
-    rows of the header's width; every line of a .jsonl must be a JSON object. Parquet and
-    Arrow files are checked by their readers.
-
-    Raises:
-        ValueError: naming ``path`` (and the line) and what to fix.
-    """
-    import csv
-    import json
-
-    ext = os.path.splitext(path)[1].lower()
-    if ext not in _TEXT_TYPES:
-        return
-    if os.path.getsize(path) == 0:
-        raise ValueError(f"{path} is empty: it holds no rows")
-    with open(path, "rb") as f:
-        for number, raw in enumerate(f, start=1):
-            try:
-                raw.decode("utf-8")
-            except UnicodeDecodeError as err:
-                raise ValueError(f"{path}:{number}: not UTF-8 text ({err.reason} at byte {err.start} of the line): "
-                                 "re-save the file as UTF-8") from None
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        if ext in (".csv", ".tsv"):
-            rows = csv.reader(f, delimiter=delimiter or ("\t" if ext == ".tsv" else ","))
-            try:
-                header = next(rows, None)
-                if not header or not any(c.strip() for c in header):
-                    raise ValueError(f"{path}: the first line must be a header naming the columns")
-                width, count = len(header), 0
-                for row in rows:
-                    if not row:
-                        continue
-                    count += 1
-                    if len(row) != width:
-                        raise ValueError(f"{path}:{rows.line_num}: {len(row)} fields, but the header has {width} "
-                                         f"({', '.join(header)}): quote fields that hold the delimiter")
-            except csv.Error as err:
-                raise ValueError(f"{path}:{rows.line_num}: malformed csv ({err})") from None
-            if count == 0:
-                raise ValueError(f"{path} has a header ({', '.join(header)}) but no rows")
-        elif ext == ".jsonl":
-            count = 0
-            for number, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except ValueError as err:
-                    raise ValueError(f"{path}:{number}: not a JSON record ({err})") from None
-                if not isinstance(record, dict):
-                    raise ValueError(f"{path}:{number}: a .jsonl line must be a JSON object, got "
-                                     f"{type(record).__name__}")
-                count += 1
-            if count == 0:
-                raise ValueError(f"{path} holds no JSON records")
-        elif ext == ".txt" and not any(line.strip() for line in f):
-            raise ValueError(f"{path} holds no text: every line is empty")
+    """Read a local data file through the one reader and raise on the first problem, naming file and line."""
+    read_table(path, delimiter)
 
 
 def _root_cause(err: BaseException) -> str:

@@ -10,16 +10,12 @@ memory: a file is streamed, a dataset is an Arrow table memory-mapped from the
 
 from __future__ import annotations
 
-import hashlib
 import os
 from typing import Any, Iterator, Protocol
 
-from textcl.text_files import count_text_rows, iter_text_rows
+from textcl.data.files import count_text_rows, file_sha256, iter_text_rows
 
 __all__ = ["CorpusSource", "TextFileSource", "DatasetSource"]
-
-_HASHED_BYTES = 1 << 20  # 1 MiB at each end of a file: cheap, and catches edits and truncation
-
 
 class CorpusSource(Protocol):
     """What :func:`textcl.corpus.encode_file` reads from."""
@@ -37,7 +33,7 @@ class CorpusSource(Protocol):
 
 
 class TextFileSource:
-    """Rows of a ``.txt`` / ``.jsonl`` / ``.csv`` / ``.tsv`` file (see :mod:`textcl.text_files`).
+    """Rows of a ``.txt`` / ``.jsonl`` / ``.csv`` / ``.tsv`` file (see :mod:`textcl.data.files`).
 
     Args:
         path: the file.
@@ -52,15 +48,10 @@ class TextFileSource:
         self.description = self.path
 
     def identity(self) -> dict[str, Any]:
-        """Size and SHA-256 of the first and last MiB (the path is recorded, not compared: a file may move)."""
+        """Size and SHA-256 of the whole file (the path is recorded, not compared: a file may move)."""
         if not os.path.isfile(self.path):
             raise FileNotFoundError(f"input file {self.path} does not exist")
-        size = os.path.getsize(self.path)
-        with open(self.path, "rb") as f:
-            head = hashlib.sha256(f.read(_HASHED_BYTES)).hexdigest()
-            f.seek(max(0, size - _HASHED_BYTES))
-            tail = hashlib.sha256(f.read(_HASHED_BYTES)).hexdigest()
-        return {"kind": "file", "size": size, "sha256_head": head, "sha256_tail": tail,
+        return {"kind": "file", "size": os.path.getsize(self.path), "sha256": file_sha256(self.path),
                 "text_col": self.text_col, "skip_empty": self.skip_empty}
 
     def iter_rows(self) -> Iterator[tuple[int, str]]:
@@ -113,14 +104,11 @@ class DatasetSource:
     def _load(self):
         import datasets
 
-        if os.path.isdir(self.name) and any(os.path.isfile(os.path.join(self.name, f))
-                                            for f in ("state.json", "dataset_dict.json")):
-            ds = datasets.load_from_disk(self.name)
-            if isinstance(ds, datasets.DatasetDict):
-                if self.split not in ds:
-                    raise ValueError(f"{self.description}: no split {self.split!r}; the dataset has: "
-                                     f"{', '.join(ds)}. Pick one with --split")
-                ds = ds[self.split]
+        from textcl.data.load import load_local
+        from textcl.hub import is_local_path
+
+        if self.data_files is None and is_local_path(self.name):
+            ds = load_local(os.path.expanduser(self.name), self.split)
         else:
             try:
                 ds = datasets.load_dataset(self.name, self.config, split=self.split, data_files=self.data_files)
@@ -144,6 +132,8 @@ class DatasetSource:
         for start in range(0, len(ds), self.chunk_rows):
             texts = ds[start:start + self.chunk_rows][self.column]
             for i, text in enumerate(texts, start=start):
+                if isinstance(text, (int, float)) and not isinstance(text, bool):
+                    text = str(text)  # a text column of numbers (see textcl.data.files)
                 if text is not None and not isinstance(text, str):
                     raise ValueError(f"{self.description}: row {i} is {type(text).__name__} ({text!r:.40}), "
                                      "not a string")

@@ -16,7 +16,7 @@ prompt type (``query``, ``document``), in that order of priority.
 Example:
     >>> import mteb
     >>> from textcl import SentenceEncoder
-    >>> from textcl.interop.mteb import MTEBEncoder
+    >>> from textcl.evaluation.mteb import MTEBEncoder
     >>> model = MTEBEncoder(SentenceEncoder.from_pretrained("out/run/model"))  # doctest: +SKIP
     >>> mteb.evaluate(model, mteb.get_tasks(tasks=["STSBenchmark"]), cache=None)  # doctest: +SKIP
 """
@@ -43,9 +43,9 @@ def _require_mteb() -> Any:
     try:
         import mteb
     except ImportError as err:
-        raise ImportError("textcl.interop.mteb needs mteb 2: pip install 'mteb>=2'") from err
+        raise ImportError("textcl.evaluation.mteb needs mteb 2: pip install 'mteb>=2'") from err
     if int(mteb.__version__.split(".")[0]) < 2:
-        raise ImportError(f"textcl.interop.mteb needs mteb 2 (found {mteb.__version__}): pip install -U 'mteb>=2'")
+        raise ImportError(f"textcl.evaluation.mteb needs mteb 2 (found {mteb.__version__}): pip install -U 'mteb>=2'")
     return mteb
 
 

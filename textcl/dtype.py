@@ -1,4 +1,4 @@
-"""Choosing and applying a compute precision (fp32, bf16, fp16) on CPU or CUDA."""
+"""The compute dtype (float32, bfloat16, float16): chosen for a device, applied as autocast."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from typing import Literal, get_args
 
 import torch
 
-__all__ = ["Precision", "PRECISIONS", "cpu_has_fast_bf16", "resolve_precision", "autocast"]
+__all__ = ["Dtype", "DTYPES", "cpu_has_fast_bf16", "resolve_dtype", "autocast", "check_not_legacy_precision"]
 
-Precision = Literal["auto", "float32", "bfloat16", "float16"]
-PRECISIONS: tuple[str, ...] = get_args(Precision)
+Dtype = Literal["auto", "float32", "bfloat16", "float16"]
+DTYPES: tuple[str, ...] = get_args(Dtype)
 _ALIASES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
 
 
@@ -22,15 +22,15 @@ def cpu_has_fast_bf16() -> bool:
         return False
 
 
-def resolve_precision(precision: str, device: torch.device | str) -> str:
+def resolve_dtype(precision: str, device: torch.device | str) -> str:
     """Turn ``auto`` (or an alias such as ``bf16``) into a concrete precision for ``device``.
 
     ``auto`` picks bf16 on a CUDA device that supports it (else fp16) and on a
     CPU with native bf16 instructions, float32 elsewhere.
     """
     precision = _ALIASES.get(precision, precision)
-    if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}: choose one of {', '.join(PRECISIONS)} "
+    if precision not in DTYPES:
+        raise ValueError(f"unknown dtype {precision!r}: choose one of {', '.join(DTYPES)} "
                          "(or fp32 / bf16 / fp16)")
     device = torch.device(device)
     if precision != "auto":
@@ -51,29 +51,16 @@ def autocast(precision: str, device: torch.device | str) -> contextlib.AbstractC
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
-# Compute-dtype names; "precision" now means output quantisation (textcl.quantization), as in
-# sentence-transformers.
-DTYPES = PRECISIONS
-resolve_dtype = resolve_precision
 _LEGACY_COMPUTE = {"auto", "bfloat16", "float16", "fp32", "bf16", "fp16"}
 
 
-def split_legacy_precision(dtype: str, precision: str) -> tuple[str, str]:
-    """Map the old ``precision=`` compute-dtype values to ``dtype=``, with a warning.
+def check_not_legacy_precision(precision: str) -> str:
+    """Refuse a compute dtype passed as ``precision=`` (textcl 0.2's spelling), naming ``dtype=``.
 
-    ``precision="auto" | "bfloat16" | "float16"`` used to choose the compute dtype; it now
-    names the output quantisation (``float32``, ``int8``, ``uint8``, ``binary``, ``ubinary``).
-    Old values keep working for one release: they set ``dtype`` and warn.
-
-    Returns:
-        ``(dtype, precision)`` with the legacy value moved over.
+    ``precision`` names the output quantisation (``float32``, ``int8``, ``uint8``, ``binary``,
+    ``ubinary``), as in sentence-transformers; the compute dtype is ``dtype=``.
     """
     if precision in _LEGACY_COMPUTE:
-        import warnings
-
-        warnings.warn(f"encode(precision={precision!r}) is deprecated: the compute dtype is now dtype="
-                      f"{_ALIASES.get(precision, precision)!r}; precision= selects the output quantisation "
-                      "(float32, int8, uint8, binary, ubinary) as in sentence-transformers",
-                      FutureWarning, stacklevel=3)
-        return _ALIASES.get(precision, precision), "float32"
-    return dtype, precision
+        raise ValueError(f"precision={precision!r} is a compute dtype: pass dtype={_ALIASES.get(precision, precision)!r} "
+                         "(precision= selects the output quantisation: float32, int8, uint8, binary, ubinary)")
+    return precision
