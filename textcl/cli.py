@@ -41,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         check_device(getattr(args, "device", None))
         return int(args.func(args) or 0)
     except _user_errors() as err:  # evaluated only when an error propagates: keeps `textcl --help` light
-        print(f"textcl {args.command}: error: {err}", file=sys.stderr)
+        message = " ".join(str(err).splitlines())  # one line, however the error was worded
+        print(f"textcl {args.command}: error: {message}", file=sys.stderr)
         return 1
 
 

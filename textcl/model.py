@@ -19,6 +19,7 @@ from textcl.interop.sentence_transformers import load_st_dense, read_st_folder
 from textcl.model_folder import FORMAT_VERSION, check_local_folder, read_textcl_folder, write_textcl_folder
 from textcl.projection import ProjectionHead
 from textcl.quantization import calibration_ranges, quantize, validate_output_precision
+from textcl.settings import check_int
 from textcl.similarity import as_matrix, check_finite, similarity_matrix, similarity_pairwise, validate_similarity_fn
 from textcl.storage import recover_folder
 
@@ -112,7 +113,8 @@ class SentenceEncoder(nn.Module):
             kwargs.pop("verify", None)
             st = read_st_folder(resolved.path)
             encoder = encoder_class("transformer").from_pretrained(
-                st.transformer_path, pooling=pooling or st.pooling, max_length=max_length or st.max_length,
+                st.transformer_path, pooling=pooling or st.pooling,
+                max_length=st.max_length if max_length is None else max_length,
                 **kwargs)
             head = load_st_dense(st.dense_path) if st.dense_path else None
             model = cls(encoder, head, normalize_embeddings=st.normalize, prompts=st.prompts,
@@ -225,13 +227,12 @@ class SentenceEncoder(nn.Module):
             sentences = texts
         single = isinstance(sentences, str)
         sentences = validate_texts(sentences)
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        check_int("batch_size", batch_size)
         if normalize is not None:
             normalize_embeddings = normalize if normalize_embeddings is None else normalize_embeddings
         validate_output_precision(check_not_legacy_precision(precision))
-        if truncate_dim is not None and not (isinstance(truncate_dim, int) and 1 <= truncate_dim):
-            raise ValueError(f"truncate_dim must be a positive int, got {truncate_dim!r}")
+        if truncate_dim is not None:
+            check_int("truncate_dim", truncate_dim, 1, self.embedding_dim)
         prefix = self._prompt(prompt_name, prompt)
         if prefix:
             sentences = [prefix + s for s in sentences]

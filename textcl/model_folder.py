@@ -7,13 +7,14 @@ import os
 import warnings
 from typing import Any
 
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from textcl.encoders.base import Encoder
 from textcl.encoders.registry import encoder_class
 from textcl.hub import TEXTCL_CONFIG
 from textcl.projection import ProjectionHead
 from textcl.storage import atomic_folder, check_format_version, read_manifest, verify_manifest
+from textcl.storage.read import read_json, read_safetensors
 
 __all__ = ["FORMAT_VERSION", "PROJECTION_WEIGHTS", "read_textcl_folder", "write_textcl_folder", "check_local_folder"]
 
@@ -31,10 +32,9 @@ def read_textcl_folder(path: str, pooling: str | None, max_length: int | None, k
     verify = kwargs.pop("verify", True)
     cfg_path = os.path.join(path, TEXTCL_CONFIG)
     try:
-        with open(cfg_path, encoding="utf-8") as f:
-            cfg = json.load(f)
+        cfg = read_json(cfg_path)
         kind = cfg["encoder_kind"]
-    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as err:
+    except (KeyError, TypeError) as err:
         raise ValueError(f"{cfg_path} is corrupt ({type(err).__name__}: {err}): re-save the model or restore "
                          "the file") from err
     version = check_format_version(cfg.get("format_version"), FORMAT_VERSION, cfg_path)
@@ -49,7 +49,7 @@ def read_textcl_folder(path: str, pooling: str | None, max_length: int | None, k
         head = ProjectionHead(**cfg["projection"])
         weights = os.path.join(path, PROJECTION_WEIGHTS)
         try:
-            head.load_state_dict(load_file(weights))
+            head.load_state_dict(read_safetensors(weights))
         except Exception as err:  # safetensors raises several types for a bad file
             raise ValueError(f"could not read projection weights {weights}: {err}") from err
     return encoder, head, cfg
@@ -60,8 +60,7 @@ def write_textcl_folder(path: str, encoder: Encoder, projection: ProjectionHead 
     """Write a textcl folder atomically: the encoder's files, the projection weights and ``textcl_config.json``."""
 
     def same_kind(existing: str) -> bool:  # a re-save of a model with this encoder kind
-        with open(os.path.join(existing, TEXTCL_CONFIG), encoding="utf-8") as f:
-            return json.load(f).get("encoder_kind") == encoder.kind
+        return read_json(os.path.join(existing, TEXTCL_CONFIG)).get("encoder_kind") == encoder.kind
 
     with atomic_folder(os.fspath(path), overwrite=overwrite, kind_check=same_kind, kind="model") as tmp:
         encoder.save(tmp)

@@ -96,9 +96,9 @@ def load_ranges(ranges: str | np.ndarray | None, dim: int) -> np.ndarray | None:
         return None
     where = ranges if isinstance(ranges, str) else "ranges"
     if isinstance(ranges, (str, os.PathLike)):
-        if not os.path.isfile(ranges):
-            raise FileNotFoundError(f"ranges file {ranges} does not exist")
-        ranges = np.load(ranges, allow_pickle=False)
+        from textcl.storage.read import read_npy
+
+        ranges = read_npy(ranges, fix="pass a (2, dim) .npy of per-dimension minimum and maximum")
     ranges = np.asarray(ranges, dtype=np.float32)
     if ranges.shape != (2, dim):
         raise ValueError(f"{where}: calibration ranges must have shape (2, {dim}) (row 0 = per-dimension minimum, "

@@ -36,7 +36,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -51,7 +51,9 @@ from textcl.classify.labels import (
     label_names,
 )
 from textcl.model import SentenceEncoder
+from textcl.settings import check_int
 from textcl.storage import atomic_folder, check_format_version, verify_manifest
+from textcl.storage.read import read_json, read_safetensors
 from textcl.train.optim import build_optimizer
 
 __all__ = ["SentenceClassifier", "FitResult", "EarlyStopping", "label_names", "encode_labels", "check_texts",
@@ -173,8 +175,7 @@ class SentenceClassifier(nn.Module):
         texts = check_texts(texts, "train")
         if len(labels) != len(texts):
             raise ValueError(f"train has {len(texts)} texts but {len(labels)} labels")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        check_int("batch_size", batch_size)
         torch.manual_seed(seed)
         if self.head is None:
             self._build_head(label_names(labels, "train"))
@@ -370,8 +371,7 @@ class SentenceClassifier(nn.Module):
             raise FileNotFoundError(f"{cfg_path} is missing: {path!r} is not a textcl classifier folder "
                                     "(train one with `textcl classify` or SentenceClassifier.save)")
         try:
-            with open(cfg_path, encoding="utf-8") as f:
-                cfg = json.load(f)
+            cfg = read_json(cfg_path)
             head_cfg = dict(cfg["head"])
             labels = cfg["labels"]
         except (ValueError, KeyError, TypeError) as err:
@@ -389,5 +389,5 @@ class SentenceClassifier(nn.Module):
                     dropout=head_cfg.get("dropout"))
         model.labels = list(labels)
         model.head = build_head(head_type, **head_cfg).to(encoder.device)
-        model.head.load_state_dict(load_file(os.path.join(path, HEAD_WEIGHTS)))
+        model.head.load_state_dict(read_safetensors(os.path.join(path, HEAD_WEIGHTS)))
         return model.eval()

@@ -24,6 +24,7 @@ from typing import Any
 
 from textcl.commands.hub_options import add_hub_options, hub_kwargs
 from textcl.data.files import count_text_rows, iter_chunks, iter_text_rows
+from textcl.settings import SEED_MAX, check_float, check_int
 from textcl.storage import (
     atomic_output_file,
     atomic_write_json,
@@ -169,16 +170,15 @@ def _train(args: argparse.Namespace) -> int:
 def _check_train_flags(args: argparse.Namespace) -> None:
     """Flag values that cannot train, refused before anything loads."""
     for flag in ("batch_size", "epochs", "patience", "eval_steps", "hidden_dim", "max_length"):
-        value = getattr(args, flag)
-        if value is not None and value < 1:
-            raise ValueError(f"--{flag.replace('_', '-')} must be >= 1, got {value}")
+        if getattr(args, flag) is not None:
+            check_int(flag, getattr(args, flag))
+    check_int("seed", args.seed, 0, SEED_MAX)
     if not args.test and args.cv_folds < 2:
         raise ValueError(f"--cv-folds must be >= 2, got {args.cv_folds}: without --test the metrics are "
                          "cross-validated on --train over at least 2 folds (or pass --test FILE)")
     for flag in ("lr", "dropout", "weight_decay"):
-        value = getattr(args, flag)
-        if value is not None and not (value >= 0 and value != float("inf")):
-            raise ValueError(f"--{flag.replace('_', '-')} must be a finite number >= 0, got {value}")
+        if getattr(args, flag) is not None:
+            check_float(flag, getattr(args, flag))
 
 
 PREDICTION_FILES = {".txt": "one label per line", ".jsonl": "line, text, label, probability",

@@ -18,6 +18,7 @@ from textcl.commands.hub_options import add_hub_options, hub_kwargs
 from textcl.corpus.progress import line_numbers_path
 from textcl.data.files import iter_text_rows
 from textcl.quantization import OUTPUT_PRECISIONS
+from textcl.settings import check_int
 
 __all__ = ["register", "run", "line_numbers_path", "add_input_options", "COMPUTE_DTYPES"]
 
@@ -86,8 +87,12 @@ def run(args: argparse.Namespace) -> int:
 
     if (args.input is None) == (args.dataset is None):
         raise ValueError("pass --input (a text file) or --dataset (a Hugging Face dataset), not both")
-    if args.batch_size < 1 or args.chunk_size < 1:
-        raise ValueError("--batch-size and --chunk-size must be >= 1")
+    check_int("batch_size", args.batch_size)  # the API's own checks, before the model loads
+    check_int("chunk_size", args.chunk_size)
+    if args.ranges is not None:  # a bad ranges file fails before the model loads
+        from textcl.storage.read import read_npy
+
+        read_npy(args.ranges, fix="pass a (2, dim) .npy of per-dimension minimum and maximum")
     if args.precision in ("int8", "uint8") and args.ranges is None:
         raise ValueError(f"--precision {args.precision} needs --ranges FILE.npy (a (2, dim) array of per-dimension "
                          "min and max), so that every chunk and rank is scaled alike")

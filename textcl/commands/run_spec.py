@@ -72,6 +72,6 @@ def read_run_record(path: str) -> dict[str, Any] | None:
     try:
         with open(path, encoding="utf-8") as f:
             data = yaml.safe_load(f)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
         return None  # load_config names the problem
     return data if isinstance(data, dict) and data.get("schema") == "textcl.train_config" else None

@@ -11,11 +11,11 @@ import json
 import os
 import sys
 
-import numpy as np
-
 from textcl.commands.encode import add_input_options, line_numbers_path
 from textcl.commands.hub_options import add_hub_options, hub_kwargs
 from textcl.data.files import read_text_rows
+from textcl.settings import check_int
+from textcl.storage.read import read_npy
 
 __all__ = ["register", "run"]
 
@@ -67,8 +67,8 @@ def run(args: argparse.Namespace) -> int:
               "--index exact (the default). Use --index faiss for the approximate index.", file=sys.stderr)
     if args.corpus is None and args.corpus_embeddings is None:
         raise ValueError("pass --corpus (a text file), --corpus-embeddings (a .npy from `textcl encode`), or both")
-    if args.top_k < 1 or args.batch_size < 1:
-        raise ValueError("--top-k and --batch-size must be >= 1")
+    check_int("top_k", args.top_k)
+    check_int("batch_size", args.batch_size)
     if args.index == "faiss":
         try:
             require_faiss()
@@ -90,7 +90,10 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"{args.corpus} has {len(texts)} rows but {args.corpus_embeddings} has "
                              f"{rows}: pass the file (and --skip-empty setting) it was encoded from")
         if lines is None and os.path.isfile(line_numbers_path(args.corpus_embeddings)):
-            lines = np.load(line_numbers_path(args.corpus_embeddings)).tolist()
+            lines = read_npy(line_numbers_path(args.corpus_embeddings)).tolist()
+            if len(lines) != rows:
+                raise ValueError(f"{line_numbers_path(args.corpus_embeddings)} holds {len(lines)} line numbers for "
+                                 f"{rows} embeddings: it belongs to another encode; delete it or encode again")
         # before the model loads: a bad .npy (or a faiss build over one) fails fast
         index, status = open_index(args.index, args.corpus_embeddings, index_path=args.index_path,
                                    nlist=args.nlist, nprobe=args.nprobe, rebuild=args.rebuild_index)

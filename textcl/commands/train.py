@@ -13,7 +13,7 @@ from textcl.losses import InfoNCE, PairwiseContrastiveLoss, TripletLoss
 from textcl.train.config import TrainConfig, load_config
 from textcl.views import AUGMENTATIONS, make_view, parse_view_spec
 
-__all__ = ["register", "run", "build_loss", "check_run_output"]
+__all__ = ["register", "run", "build_loss"]
 
 _CONFIG_FLAGS = ("epochs", "max_steps", "batch_size", "grad_accum_steps", "lr", "weight_decay", "warmup_ratio",
                  "max_grad_norm", "dtype", "seed", "eval_steps", "save_steps", "log_steps", "output_dir",
@@ -157,47 +157,12 @@ def _identified(args: argparse.Namespace) -> dict:
     return spec
 
 
-def check_run_output(output_dir: str, resume: bool, overwrite: bool) -> None:
-    """Refuse an --output the run could not write, before the data and the model load.
-
-    The run folder checks again under its lock (:class:`textcl.train.run_folder.RunFolder`);
-    this early check only saves the user the wait.
-
-    Raises:
-        LockHeldError: a live run on this machine holds the folder's lock.
-        NotADirectoryError: ``output_dir`` is a file, or cannot be created.
-        PermissionError: it cannot be written.
-        OutputExistsError: it holds an earlier run and neither ``resume`` nor ``overwrite`` is set.
-    """
-    import os
-    import socket
-
-    from textcl.storage import LOCK_FILE, LockHeldError, OutputExistsError, check_parent_writable, read_lock
-    from textcl.storage.folders import pid_alive
-    from textcl.train.run_folder import RUN_FILES
-
-    if os.path.lexists(output_dir) and not os.path.isdir(output_dir):
-        raise NotADirectoryError(f"--output {output_dir} is a file: choose a folder for the run")
-    holder = read_lock(output_dir) if os.path.isdir(output_dir) else None
-    if (holder and holder.get("host") == socket.gethostname() and isinstance(holder.get("pid"), int)
-            and holder["pid"] != os.getpid() and pid_alive(holder["pid"])):  # the real reason: say it first
-        raise LockHeldError(f"another {holder.get('what', 'training run')} (pid {holder['pid']}, started "
-                            f"{holder.get('started', '?')}) writes to {os.path.abspath(output_dir)}: wait for it to "
-                            "finish or choose another --output", os.path.join(output_dir, LOCK_FILE), holder)
-    check_parent_writable(os.path.join(output_dir, "x"))
-    existing = [f for f in RUN_FILES if os.path.lexists(os.path.join(output_dir, f))]
-    if existing and not resume and not overwrite:
-        raise OutputExistsError(
-            f"{os.path.abspath(output_dir)} already holds a training run ({', '.join(existing)}): pass --resume "
-            f"{os.path.join(output_dir, 'checkpoint')} to continue it, --overwrite to replace it, or choose another "
-            "--output")
-
-
 def run(args: argparse.Namespace) -> int:
     """Train and print where the model went."""
     from textcl.seeding import seed_everything
     from textcl.storage import check_not_an_input
     from textcl.train.distributed import cleanup, get_local_rank, init_distributed
+    from textcl.train.run_folder import check_run_output
     from textcl.train.trainer import Trainer
 
     if args.config:
@@ -211,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
         **{k: v for k, v in overrides.items() if v is not None})
     check_not_an_input(config.output_dir, {"--model": args.model, "--data": args.data, "--eval-sts": args.eval_sts,
                                            "--word-vectors": getattr(args, "word_vectors", None)})
-    check_run_output(config.output_dir, resume=bool(args.resume), overwrite=args.overwrite)
+    check_run_output(config.output_dir, resume=bool(args.resume), overwrite=args.overwrite)  # before loading
     if args.push_to_hub:
         from huggingface_hub.utils import validate_repo_id
 

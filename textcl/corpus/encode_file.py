@@ -54,6 +54,7 @@ from textcl.corpus.progress import (
 from textcl.data.corpus import CorpusSource, DatasetSource, TextFileSource
 from textcl.data.files import iter_chunks
 from textcl.quantization import OutputFormat, load_ranges
+from textcl.settings import check_int
 from textcl.storage import check_not_an_input, fsync_dir, fsync_file, output_lock, replace_into_place
 
 __all__ = ["encode_file", "model_fingerprint", "compute_dtype_kwargs"]
@@ -116,8 +117,8 @@ def encode_file(model: Any, input: str | CorpusSource | None, output: str, *, da
     """
     rank, world_size = _rank_and_world(rank, world_size)
     output = os.path.abspath(os.fspath(output))
-    if batch_size < 1 or chunk_size < 1:
-        raise ValueError(f"batch_size and chunk_size must be >= 1, got {batch_size} and {chunk_size}")
+    check_int("batch_size", batch_size)
+    check_int("chunk_size", chunk_size)
     if os.path.isdir(output):
         raise IsADirectoryError(f"--output {output} is a folder: give a .npy file name")
     source = _make_source(input, dataset, split, column, dataset_config, data_files, text_col, skip_empty)

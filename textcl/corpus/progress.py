@@ -23,11 +23,11 @@ Example record::
 from __future__ import annotations
 
 import datetime
-import json
 import os
 from typing import Any, Iterable
 
 from textcl.storage import atomic_write_json
+from textcl.storage.read import read_json
 
 __all__ = ["PROGRESS_FORMAT", "PROGRESS_VERSION", "partial_path", "progress_path", "line_numbers_path",
            "write_progress", "read_progress", "differing_keys", "to_ranges", "from_ranges"]
@@ -83,8 +83,7 @@ def read_progress(output: str) -> dict[str, Any] | None:
     """
     path = progress_path(output)
     try:
-        with open(path, encoding="utf-8") as f:
-            record = json.load(f)
+        record = read_json(path)
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as err:

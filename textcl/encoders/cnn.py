@@ -23,15 +23,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from textcl.encoders.word_embedding import (
-    WordEmbeddingEncoder,
-    build_embedding,
-    check_choice,
-    check_int,
-    check_probability,
-    right_padded_lengths,
-)
+from textcl.encoders.word_embedding import WordEmbeddingEncoder, build_embedding, right_padded_lengths
 from textcl.encoders.word_tokenizer import tokenizer_kind
+from textcl.settings import check_choice, check_int, check_probability
 
 __all__ = ["POOLINGS", "CNNEncoder"]
 

@@ -20,15 +20,9 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from textcl.encoders.word_embedding import (
-    WordEmbeddingEncoder,
-    build_embedding,
-    check_choice,
-    check_int,
-    check_probability,
-    right_padded_lengths,
-)
+from textcl.encoders.word_embedding import WordEmbeddingEncoder, build_embedding, right_padded_lengths
 from textcl.encoders.word_tokenizer import tokenizer_kind
+from textcl.settings import check_choice, check_int, check_probability
 
 __all__ = ["CELLS", "POOLINGS", "RNNEncoder"]
 

@@ -13,6 +13,8 @@ from transformers import AutoModel, AutoTokenizer
 from textcl.encoders.base import Encoder, validate_texts
 from textcl.encoders.pooling import pool, validate_pooling
 from textcl.hub import both_readings_error, hub_errors, is_local_path, missing_local_path_error
+from textcl.settings import check_max_length
+from textcl.storage.read import read_json
 
 __all__ = ["TransformerEncoder", "ENCODER_CONFIG"]
 
@@ -63,9 +65,9 @@ class TransformerEncoder(Encoder):
         self.pooling = validate_pooling(pooling)
         positions = position_limit(model)
         limit = min(getattr(tokenizer, "model_max_length", 512) or 512, 512, positions or 512)
-        self._max_length = int(max_length or limit)
-        if self._max_length < 1:
-            raise ValueError(f"max_length must be >= 1, got {self._max_length}")
+        special = tokenizer.num_special_tokens_to_add(pair=False) if hasattr(tokenizer, "num_special_tokens_to_add") \
+            else 0  # [CLS] ... [SEP]: a max_length of 2 would keep no word at all
+        self._max_length = limit if max_length is None else check_max_length(max_length, special)
         if positions is not None and self._max_length > positions:
             raise ValueError(f"max_length={self._max_length} is more tokens than the model has position embeddings "
                              f"for ({positions}): pass max_length <= {positions}")
@@ -178,14 +180,13 @@ class TransformerEncoder(Encoder):
         if not os.path.isfile(cfg_path):
             raise FileNotFoundError(f"{cfg_path} is missing: {path!r} was not saved by textcl")
         try:
-            with open(cfg_path, encoding="utf-8") as f:
-                cfg = json.load(f)
+            cfg = read_json(cfg_path)
             cfg["pooling"], cfg["max_length"]
         except (ValueError, KeyError, TypeError) as err:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
             raise ValueError(f"{cfg_path} is corrupt ({type(err).__name__}: {err}): re-save the model or restore "
                              "the file") from err
         return cls.from_pretrained(path, pooling=pooling or cfg["pooling"],
-                                   max_length=max_length or cfg["max_length"],
+                                   max_length=cfg["max_length"] if max_length is None else max_length,
                                    trust_remote_code=trust_remote_code, **model_kwargs)
 
     def token_lengths(self, texts: list[str]) -> list[int]:

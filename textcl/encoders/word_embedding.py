@@ -46,6 +46,8 @@ from textcl.encoders.word_vectors import (
     glove_embeddings,
     transformer_input_embeddings,
 )
+from textcl.settings import check_choice, check_int, check_probability
+from textcl.storage.read import read_json, read_safetensors
 
 __all__ = [
     "CONFIG_FILE",
@@ -65,28 +67,6 @@ TOKENIZER_DIR = "tokenizer"
 _E = TypeVar("_E", bound="WordEmbeddingEncoder")
 # Config keys that describe the folder, not a constructor argument.
 _META_KEYS = ("kind", "tokenizer", "format_version")
-
-
-# --- argument checks ------------------------------------------------------------
-
-
-def check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
-    """Raise ``ValueError`` naming the allowed values unless ``value`` is one of them."""
-    if value not in allowed:
-        allowed_text = ", ".join(map(repr, allowed))
-        raise ValueError(f"unknown {name} {value!r}; expected one of {allowed_text}")
-
-
-def check_int(name: str, value: Any, minimum: int = 1) -> None:
-    """Raise ``ValueError`` unless ``value`` is an int (not a bool) ``>= minimum``."""
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-
-
-def check_probability(name: str, value: Any) -> None:
-    """Raise ``ValueError`` unless ``value`` is a number in ``[0, 1)``."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < 1:
-        raise ValueError(f"{name} must be a float in [0, 1), got {value!r}")
 
 
 # --- building blocks --------------------------------------------------------------
@@ -180,7 +160,6 @@ def _read_folder(
             weights file cannot be read.
     """
     from safetensors import SafetensorError
-    from safetensors.torch import load_file
 
     path = os.fspath(path)
     if not os.path.isdir(path):
@@ -190,17 +169,13 @@ def _read_folder(
     for p in (config_path, weights_path):
         if not os.path.isfile(p):
             raise FileNotFoundError(f"{os.path.basename(p)} not found in encoder folder {path}")
-    try:
-        with open(config_path, encoding="utf-8") as f:
-            config = json.load(f)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{config_path} is not valid JSON: {e}") from None
+    config = read_json(config_path)
     if not isinstance(config, dict) or config.get("kind") != kind:
         found = config.get("kind") if isinstance(config, dict) else None
         raise ValueError(f"{config_path} describes a {found!r} encoder, not {kind!r}")
     tokenizer = load_tokenizer(os.path.join(path, TOKENIZER_DIR), config.get("tokenizer", "word"))
     try:
-        state = load_file(weights_path)
+        state = read_safetensors(weights_path)
     except (SafetensorError, OSError, ValueError) as e:
         raise ValueError(f"could not read weights {weights_path}: {e}") from None
     return config, tokenizer, state

@@ -22,6 +22,8 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from textcl.storage.read import read_json
+
 __all__ = [
     "TokenizerKind",
     "WordTokenizer",
@@ -234,8 +236,7 @@ class WordTokenizer:
             vocab = f.read().split("\n")
         if vocab and vocab[-1] == "":  # the trailing newline written by save()
             vocab.pop()
-        with open(config_path, encoding="utf-8") as f:
-            config = json.load(f)
+        config = read_json(config_path)
         return cls(
             vocab,
             lowercase=config["lowercase"],

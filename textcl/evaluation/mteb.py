@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any, get_args
 import numpy as np
 import torch
 
+from textcl.settings import check_int
+
 if TYPE_CHECKING:
     from torch.utils.data import DataLoader
 
@@ -98,8 +100,7 @@ class MTEBEncoder:
         _require_mteb()
         if dtype not in _DTYPES:
             raise ValueError(f"dtype must be one of {', '.join(_DTYPES)}, got {dtype!r}")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        check_int("batch_size", batch_size)
         if isinstance(model, (str, os.PathLike)):  # a name (str has .encode too: test the type)
             from textcl.model import SentenceEncoder
 

@@ -51,6 +51,7 @@ from safetensors.torch import save_file
 from textcl.hub import ST_MODULES, TEXTCL_CONFIG
 from textcl.interop.st_compat import ST_POOLING, check_st_exportable
 from textcl.storage import atomic_folder
+from textcl.storage.read import read_json, read_safetensors, read_torch
 
 __all__ = ["STFolder", "read_st_folder", "is_st_folder", "load_st_dense",
            "save_sentence_transformers", "check_st_exportable", "ST_POOLING"]
@@ -102,8 +103,7 @@ def read_st_folder(path: str) -> STFolder:
     Raises:
         ValueError: for modules, settings or an order textcl cannot reproduce (named in the message).
     """
-    with open(os.path.join(path, "modules.json")) as f:
-        modules = json.load(f)
+    modules = read_json(os.path.join(path, "modules.json"))
     transformer_path, pooling, max_length, normalize, dense_path = None, "mean", None, False, None
     last = -1
     for module in modules:
@@ -131,8 +131,7 @@ def read_st_folder(path: str) -> STFolder:
         raise ValueError(f"{path}/modules.json has no Transformer module")
     st_cfg: dict[str, Any] = {}
     if os.path.isfile(os.path.join(path, "config_sentence_transformers.json")):
-        with open(os.path.join(path, "config_sentence_transformers.json"), encoding="utf-8") as f:
-            st_cfg = json.load(f)
+        st_cfg = read_json(os.path.join(path, "config_sentence_transformers.json"))
     return STFolder(transformer_path, pooling, max_length, normalize, dense_path,
                     prompts=dict(st_cfg.get("prompts") or {}), default_prompt_name=st_cfg.get("default_prompt_name"),
                     similarity_fn_name=st_cfg.get("similarity_fn_name") or "cosine")
@@ -142,8 +141,7 @@ def _read_transformer_config(path: str, folder: str) -> int | None:
     cfg_file = os.path.join(folder, "sentence_bert_config.json")
     if not os.path.isfile(cfg_file):
         return None
-    with open(cfg_file) as f:
-        cfg = json.load(f)
+    cfg = read_json(cfg_file)
     task = cfg.get("transformer_task", "feature-extraction")
     outputs = {m.get("method_output_name") for m in (cfg.get("modality_config") or {}).values()
                if isinstance(m, dict)}
@@ -154,8 +152,7 @@ def _read_transformer_config(path: str, folder: str) -> int | None:
 
 
 def _read_pooling(path: str, folder: str) -> str:
-    with open(os.path.join(folder, "config.json")) as f:
-        cfg = json.load(f)
+    cfg = read_json(os.path.join(folder, "config.json"))
     if "pooling_mode" in cfg:
         mode = cfg["pooling_mode"]
         modes = [mode] if isinstance(mode, str) else list(mode)
@@ -171,8 +168,7 @@ def _read_pooling(path: str, folder: str) -> str:
 
 
 def _check_dense(path: str, folder: str) -> None:
-    with open(os.path.join(folder, "config.json")) as f:
-        cfg = json.load(f)
+    cfg = read_json(os.path.join(folder, "config.json"))
     ok = (cfg.get("in_features") == cfg.get("out_features") and cfg.get("bias", True)
           and cfg.get("activation_function", _TANH_NAMES[0]) in _TANH_NAMES and not cfg.get("use_residual")
           and cfg.get("module_input_name", "sentence_embedding") == "sentence_embedding"
@@ -187,17 +183,15 @@ def load_st_dense(folder: str):
 
     Weights come from ``model.safetensors`` (or ``pytorch_model.bin`` of older releases).
     """
-    from safetensors.torch import load_file
 
     from textcl.projection import ProjectionHead
 
-    with open(os.path.join(folder, "config.json")) as f:
-        cfg = json.load(f)
+    cfg = read_json(os.path.join(folder, "config.json"))
     weights = os.path.join(folder, "model.safetensors")
     if os.path.isfile(weights):
-        state = load_file(weights)
+        state = read_safetensors(weights)
     elif os.path.isfile(os.path.join(folder, "pytorch_model.bin")):
-        state = torch.load(os.path.join(folder, "pytorch_model.bin"), map_location="cpu", weights_only=True)
+        state = read_torch(os.path.join(folder, "pytorch_model.bin"))
     else:
         raise ValueError(f"{folder}: no model.safetensors or pytorch_model.bin for the Dense module")
     head = ProjectionHead(int(cfg["in_features"]))

@@ -16,7 +16,6 @@ extra: ``pip install "textcl-toolkit[faiss]"`` (or ``pip install faiss-cpu``).
 from __future__ import annotations
 
 import importlib.util
-import json
 import math
 import os
 from typing import Any
@@ -26,6 +25,7 @@ import numpy as np
 from textcl.search.exact import as_matrix, check_finite, normalize_rows, prepare_queries
 from textcl.search.stamp import embeddings_stamp, stamp_differences
 from textcl.storage.atomic import atomic_output_file, atomic_write_json
+from textcl.storage.read import read_json, read_npy
 
 __all__ = ["FaissIndex", "open_faiss_index", "faiss_available", "require_faiss", "default_nlist",
            "default_nprobe", "INDEX_FORMAT_VERSION"]
@@ -232,7 +232,7 @@ def open_faiss_index(embeddings_path: str, index_path: str | None = None, nlist:
             why = f"the index holds {index.ntotal} x {index.dim} vectors, the embeddings {stamp['shape']}"
         except ValueError as err:
             why = str(err)
-    index = FaissIndex.build(np.load(embeddings_path, mmap_mode="r"), nlist=nlist, nprobe=nprobe, seed=seed)
+    index = FaissIndex.build(read_npy(embeddings_path, mmap_mode="r"), nlist=nlist, nprobe=nprobe, seed=seed)
     if os.path.exists(sidecar_path):  # a crash between the two writes then leaves no sidecar, so no reuse
         os.remove(sidecar_path)
     index.save(index_path)
@@ -251,8 +251,7 @@ def stale_reason(index_path: str, sidecar_path: str, stamp: dict[str, Any], nlis
     if not os.path.exists(index_path):
         return "no saved index"
     try:
-        with open(sidecar_path, encoding="utf-8") as f:
-            meta = json.load(f)
+        meta = read_json(sidecar_path)
     except FileNotFoundError:
         return f"no sidecar {sidecar_path}"
     except (OSError, ValueError) as err:

@@ -15,7 +15,7 @@ import hashlib
 import os
 from typing import Any
 
-import numpy as np
+from textcl.storage.read import read_npy
 
 __all__ = ["embeddings_stamp", "stamp_differences"]
 
@@ -24,7 +24,7 @@ SAMPLE_BYTES = 1 << 20
 
 def embeddings_stamp(path: str) -> dict[str, Any]:
     """The stamp of the ``.npy`` at ``path``: size, mtime_ns, shape, dtype and sampled SHA-256."""
-    arr = np.load(path, mmap_mode="r")
+    arr = read_npy(path, mmap_mode="r")
     st = os.stat(path)
     digest = hashlib.sha256()
     with open(path, "rb") as f:

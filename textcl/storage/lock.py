@@ -22,6 +22,7 @@ from typing import Any
 
 from textcl.storage.errors import LockHeldError
 from textcl.storage.folders import LOCK_FILE, pid_alive
+from textcl.storage.read import read_json
 
 __all__ = ["OutputLock", "LOCK_FILE", "read_lock"]
 
@@ -30,8 +31,7 @@ __all__ = ["OutputLock", "LOCK_FILE", "read_lock"]
 def read_lock(folder: str, name: str = LOCK_FILE) -> dict[str, Any] | None:
     """What ``folder``'s lock file says about its holder, or ``None`` (no lock file, or unreadable)."""
     try:
-        with open(os.path.join(folder, name), encoding="utf-8") as f:
-            info = json.load(f)
+        info = read_json(os.path.join(folder, name))
     except (OSError, ValueError):
         return None
     return info if isinstance(info, dict) else None

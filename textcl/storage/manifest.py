@@ -19,6 +19,7 @@ from typing import Any, Iterable
 
 from textcl.storage.atomic import atomic_write_json
 from textcl.storage.errors import CorruptFolderError, FormatVersionError, MissingManifestError
+from textcl.storage.read import read_json
 
 __all__ = ["MANIFEST_FILE", "MANIFEST_VERSION", "IGNORED_EXTRAS", "SELF_CHECKSUM", "write_manifest",
            "read_manifest", "verify_manifest", "list_files", "sha256_file", "manifest_checksum"]
@@ -95,10 +96,10 @@ def read_manifest(folder: str) -> dict[str, Any] | None:
         return None
     fix = "re-save the folder, or restore it from a copy"
     try:
-        with open(path, encoding="utf-8") as f:
-            manifest = json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise CorruptFolderError(f"{path} is corrupt ({err}): {fix}", folder, path) from err
+        manifest = read_json(path)
+    except ValueError as err:  # read_json names the file and the reason
+        raise CorruptFolderError(f"{path} is corrupt ({str(err).split(' (', 1)[-1].rsplit('):', 1)[0]}): {fix}",
+                                 folder, path) from err
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
         raise CorruptFolderError(f"{path} is corrupt (no 'files' table): {fix}", folder, path)
     # optional: manifests written before the checksum existed have none

@@ -34,6 +34,7 @@ from textcl.storage import (
     read_manifest,
     verify_manifest,
 )
+from textcl.storage.read import read_torch
 
 __all__ = ["save_checkpoint", "load_checkpoint", "resolve_checkpoint", "is_checkpoint", "trim_metrics",
            "compare_settings", "setting", "rng_state", "set_rng_state", "MODEL_FILE", "STATE_FILE", "CHECKPOINT_KIND"]
@@ -138,10 +139,7 @@ def load_checkpoint(path: str, model: torch.nn.Module, verify: bool = True) -> d
     except Exception as err:
         raise ValueError(f"checkpoint weights {os.path.join(path, MODEL_FILE)} are corrupt or do not match "
                          f"the model: {err}") from err
-    try:
-        state = torch.load(os.path.join(path, STATE_FILE), weights_only=True, map_location="cpu")
-    except Exception as err:
-        raise ValueError(f"checkpoint state {os.path.join(path, STATE_FILE)} is corrupt: {err}") from err
+    state = read_torch(os.path.join(path, STATE_FILE), fix="resume from an undamaged checkpoint")
     if not isinstance(state, dict) or not isinstance(state.get("step"), int):
         raise ValueError(f"checkpoint state {os.path.join(path, STATE_FILE)} is corrupt: not a training state "
                          "with a 'step'")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+
+from textcl.settings import SEED_MAX, check_float, check_int, check_probability
 
 __all__ = ["TrainConfig", "load_config"]
 
@@ -78,26 +79,18 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"invalid training setting report_to={self.report_to!r}: choose none, tensorboard or "
                              "wandb (comma-separated for several)")
-        def whole(v: Any, minimum: int) -> bool:  # an int, not a bool or a float such as 1.5
-            return isinstance(v, int) and not isinstance(v, bool) and v >= minimum
-
-        def real(v: Any) -> bool:  # a finite number: inf and NaN train nothing useful
-            return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-        checks = {"epochs": whole(self.epochs, 1), "batch_size": whole(self.batch_size, 1),
-                  "grad_accum_steps": whole(self.grad_accum_steps, 1), "lr": real(self.lr) and self.lr > 0,
-                  "max_steps": whole(self.max_steps, 0), "eval_steps": whole(self.eval_steps, 1),
-                  "save_steps": whole(self.save_steps, 1), "log_steps": whole(self.log_steps, 1),
-                  "weight_decay": real(self.weight_decay) and self.weight_decay >= 0,
-                  "warmup_ratio": real(self.warmup_ratio) and 0 <= self.warmup_ratio < 1,
-                  "max_grad_norm": real(self.max_grad_norm) and self.max_grad_norm >= 0,
-                  "seed": whole(self.seed, 0), "gradcache_chunk": whole(self.gradcache_chunk, 0),
-                  "no_duplicates": self.no_duplicates is None or isinstance(self.no_duplicates, bool),
-                  "queue_size": isinstance(self.queue_size, int) and self.queue_size >= 0,
-                  "momentum": isinstance(self.momentum, (int, float)) and 0 <= self.momentum < 1}
-        bad = [k for k, ok in checks.items() if not ok]
-        if bad:
-            raise ValueError("invalid training setting(s): " + ", ".join(f"{k}={getattr(self, k)!r}" for k in bad))
+        for name in ("epochs", "batch_size", "grad_accum_steps", "eval_steps", "save_steps", "log_steps"):
+            check_int(name, getattr(self, name))
+        for name in ("max_steps", "gradcache_chunk", "queue_size"):
+            check_int(name, getattr(self, name), 0)
+        check_int("seed", self.seed, 0, SEED_MAX)
+        check_float("lr", self.lr, exclusive_minimum=True)
+        check_float("weight_decay", self.weight_decay)
+        check_float("max_grad_norm", self.max_grad_norm)
+        check_probability("warmup_ratio", self.warmup_ratio)
+        check_probability("momentum", self.momentum)
+        if not (self.no_duplicates is None or isinstance(self.no_duplicates, bool)):
+            raise ValueError(f"no_duplicates must be True, False or None, got {self.no_duplicates!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form (for JSON, YAML and checkpoints)."""
@@ -109,8 +102,9 @@ def load_config(path: str, **overrides: Any) -> TrainConfig:
     try:
         with open(path, encoding="utf-8") as f:
             data = yaml.safe_load(f) or {}
-    except yaml.YAMLError as err:
-        raise ValueError(f"{path} is not valid YAML: {err}".replace("\n", " ")) from err
+    except (yaml.YAMLError, RecursionError) as err:
+        reason = "nested too deeply" if isinstance(err, RecursionError) else err
+        raise ValueError(f"{path} is not valid YAML: {reason}".replace("\n", " ")) from None
     except UnicodeDecodeError as err:
         raise ValueError(f"{path} is not UTF-8 text ({err}): pass a YAML or JSON config file") from err
     if not isinstance(data, dict):

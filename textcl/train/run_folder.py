@@ -30,10 +30,11 @@ from typing import Any
 
 from textcl.interop.model_card import versions
 from textcl.storage import OutputExistsError, OutputLock, atomic_write_json
+from textcl.storage.read import read_json, read_torch
 from textcl.train.checkpoint import compare_settings, resolve_checkpoint, setting, trim_metrics
 
 __all__ = ["TRAIN_CONFIG", "SCHEMA", "RUN_FILES", "RESUME_KEYS", "RunFolder", "read_train_config", "versions",
-           "run_path", "MODEL_DIR", "CHECKPOINT_DIR", "METRICS_FILE"]
+           "run_path", "MODEL_DIR", "CHECKPOINT_DIR", "METRICS_FILE", "check_run_output", "existing_run_files"]
 
 TRAIN_CONFIG = "train_config.json"
 SCHEMA = "textcl.train_config"
@@ -49,8 +50,7 @@ RESUME_KEYS = ("train.lr", "train.batch_size", "train.seed", "train.grad_accum_s
 def read_train_config(path: str) -> dict[str, Any]:
     """Read a ``train_config.json`` (this schema), naming the file on any error."""
     try:
-        with open(path, encoding="utf-8") as f:
-            cfg = json.load(f)
+        cfg = read_json(path)
     except (OSError, ValueError) as err:
         raise ValueError(f"{path} is not a readable train_config.json ({err}): restore it from the run or "
                          "start without --resume") from err
@@ -72,6 +72,37 @@ def run_path(output_dir: str, part: str) -> str:
 def existing_run_files(output_dir: str) -> list[str]:
     """The files and folders of an earlier training run that ``output_dir`` holds (empty: none)."""
     return [f for f in RUN_FILES if os.path.exists(os.path.join(output_dir, f))]
+
+
+def check_run_output(output_dir: str, resume: bool, overwrite: bool) -> None:
+    """Refuse an output folder a run could not write; callers check early, :class:`RunFolder` again under its lock.
+
+    Raises:
+        LockHeldError: a live run on this machine holds the folder's lock.
+        NotADirectoryError: ``output_dir`` is a file, or cannot be created.
+        PermissionError: it cannot be written.
+        OutputExistsError: it holds an earlier run and neither ``resume`` nor ``overwrite`` is set.
+    """
+    import socket
+
+    from textcl.storage import LOCK_FILE, LockHeldError, check_parent_writable, read_lock
+    from textcl.storage.folders import pid_alive
+
+    if os.path.lexists(output_dir) and not os.path.isdir(output_dir):
+        raise NotADirectoryError(f"--output {output_dir} is a file: choose a folder for the run")
+    holder = read_lock(output_dir) if os.path.isdir(output_dir) else None
+    if (holder and holder.get("host") == socket.gethostname() and isinstance(holder.get("pid"), int)
+            and holder["pid"] != os.getpid() and pid_alive(holder["pid"])):  # the real reason: say it first
+        raise LockHeldError(f"another {holder.get('what', 'training run')} (pid {holder['pid']}, started "
+                            f"{holder.get('started', '?')}) writes to {os.path.abspath(output_dir)}: wait for it to "
+                            "finish or choose another --output", os.path.join(output_dir, LOCK_FILE), holder)
+    check_parent_writable(os.path.join(output_dir, "x"))
+    existing = existing_run_files(output_dir)
+    if existing and not resume and not overwrite:
+        raise OutputExistsError(
+            f"{os.path.abspath(output_dir)} already holds a training run ({', '.join(existing)}): pass --resume "
+            f"{os.path.join(output_dir, CHECKPOINT_DIR)} to continue it, --overwrite to replace it, or choose "
+            "another --output")
 
 
 class RunFolder:
@@ -104,7 +135,7 @@ class RunFolder:
 
     def __enter__(self) -> "RunFolder":
         if os.path.exists(self.output_dir) and not os.path.isdir(self.output_dir):
-            raise NotADirectoryError(f"--output {self.output_dir} is a file: choose a folder for the run")
+            check_run_output(self.output_dir, bool(self.resume_from), self.overwrite)
         if self.resume_from:
             self.checkpoint, note = resolve_checkpoint(self.resume_from)
             if note:
@@ -128,10 +159,7 @@ class RunFolder:
         if self.resume_from:
             self._check_resume()
         elif existing and not self.overwrite:
-            raise OutputExistsError(
-                f"{self.output_dir} already holds a training run ({', '.join(existing)}): pass --resume "
-                f"{os.path.join(self.output_dir, 'checkpoint')} to continue it, --overwrite to replace it, or "
-                "choose another --output")
+            check_run_output(self.output_dir, False, False)  # the one refusal, now under the lock
         elif existing:
             for name in existing:
                 target = os.path.join(self.output_dir, name)
@@ -142,15 +170,10 @@ class RunFolder:
                            "versions": versions()})
 
     def _check_resume(self) -> None:
-        import torch
 
         stored_path = os.path.join(self.output_dir, TRAIN_CONFIG)
         state_path = os.path.join(self.checkpoint, "trainer_state.pt")
-        try:
-            state = torch.load(state_path, weights_only=True, map_location="cpu")
-        except Exception as err:  # a damaged or refused pickle: name the file
-            raise ValueError(f"{state_path} could not be read ({type(err).__name__}: {str(err)[:200]}): resume from "
-                             "an undamaged checkpoint, or start again without --resume") from err
+        state = read_torch(state_path, fix="resume from an undamaged checkpoint, or start again without --resume")
         stored = None
         if isinstance(state.get("record"), str):  # the checkpoint's own record decides, whatever OUTPUT holds
             stored_path = f"the checkpoint {self.checkpoint}"
