@@ -1,7 +1,8 @@
 """The one validation layer for user-facing numbers and choices: every config type, method and command uses it.
 
-Each check raises ``ValueError("NAME must be ..., got VALUE")``; the API raises it and the CLI
-prints the same line (``textcl CMD: error: ...``), so a value is refused alike everywhere.
+Each check raises ``ValueError("NAME (--FLAG) must be ..., got VALUE")``, naming the parameter and
+its command-line flag; the API raises it and the CLI prints the same line (``textcl CMD: error: ...``),
+so a value is refused alike everywhere.
 """
 
 from __future__ import annotations
@@ -14,12 +15,17 @@ __all__ = ["check_int", "check_float", "check_probability", "check_choice", "che
 SEED_MAX = 2**32 - 1  # NumPy's seeds are 32-bit
 
 
+def _named(name: str) -> str:
+    """``batch_size (--batch-size)``: a parameter with the flag that sets it."""
+    return f"{name} (--{name.replace('_', '-')})" if name.isidentifier() else name
+
+
 def check_int(name: str, value: Any, minimum: int = 1, maximum: int | None = None) -> int:
     """``value`` if it is an int (not a bool) in ``[minimum, maximum]``, else ``ValueError``."""
     if (not isinstance(value, int) or isinstance(value, bool) or value < minimum
             or (maximum is not None and value > maximum)):
         bound = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
-        raise ValueError(f"{name} must be an int {bound}, got {value!r}")
+        raise ValueError(f"{_named(name)} must be an int {bound}, got {value!r}")
     return value
 
 
@@ -33,7 +39,7 @@ def check_float(name: str, value: Any, minimum: float = 0.0, maximum: float | No
     if not ok:
         low = f"{'(' if exclusive_minimum else '['}{minimum}"
         high = f"{maximum}{')' if exclusive_maximum else ']'}" if maximum is not None else "inf)"
-        raise ValueError(f"{name} must be a finite number in {low}, {high}, got {value!r}")
+        raise ValueError(f"{_named(name)} must be a finite number in {low}, {high}, got {value!r}")
     return float(value)
 
 

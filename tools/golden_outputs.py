@@ -28,7 +28,7 @@ from typing import Any
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # keys whose values depend on the clock, the machine or the folder the run used
-DROP_KEY = re.compile(r"(second|time|path|environment|version|hardware|started|updated|output$|^model$|^source$|"
+DROP_KEY = re.compile(r"(second|time|path|_dir$|environment|version|hardware|started|updated|output$|^model$|^source$|"
                       r"line_numbers)", re.IGNORECASE)
 
 

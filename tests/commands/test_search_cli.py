@@ -95,7 +95,7 @@ def test_faiss_missing_says_how_to_install(tiny_bert_dir, corpus, capsys, monkey
     (["--index", "faiss", "--corpus", "{txt}"], "--index faiss needs --corpus-embeddings"),
     (["--corpus-embeddings", "{emb}", "--nprobe", "4"], "only apply to the faiss index"),
     (["--corpus", "{txt}", "--nlist", "4"], "apply to --index faiss over --corpus-embeddings"),
-    (["--corpus-embeddings", "{emb}", "--top-k", "0"], "--top-k and --batch-size must be >= 1"),
+    (["--corpus-embeddings", "{emb}", "--top-k", "0"], "top_k (--top-k) must be an int >= 1"),
     (["--corpus-embeddings", "{txt}"], "is not a readable .npy"),
 ])
 def test_bad_flags_are_explained(tiny_bert_dir, corpus, capsys, flags, msg):

@@ -220,7 +220,7 @@ def test_bad_overrides_raise_naming_allowed_values(tmp_path):
     make_encoder().save(tmp_path / "enc")
     with pytest.raises(ValueError, match="unknown pooling for a 'cnn' encoder 'cls'; expected one of 'max', 'mean'"):
         CNNEncoder.load(tmp_path / "enc", pooling="cls")
-    with pytest.raises(ValueError, match="max_length must be an int >= 1, got 0"):
+    with pytest.raises(ValueError, match=r"max_length \(--max-length\) must be an int >= 1, got 0"):
         CNNEncoder.load(tmp_path / "enc", max_length=0)
 
 
@@ -254,9 +254,9 @@ def test_bad_settings_fail_fast():
         make_encoder(kernel_sizes=(0, 3))
     with pytest.raises(ValueError, match="kernel_sizes must be a sequence"):
         make_encoder(kernel_sizes="345")
-    with pytest.raises(ValueError, match="num_filters must be an int >= 1"):
+    with pytest.raises(ValueError, match=r"num_filters \(--num-filters\) must be an int >= 1"):
         make_encoder(num_filters=0)
-    with pytest.raises(ValueError, match="embedding_dropout must be a float in"):
+    with pytest.raises(ValueError, match=r"embedding_dropout \(--embedding-dropout\) must be a finite number in"):
         make_encoder(embedding_dropout=1.0)
 
 

@@ -225,7 +225,7 @@ def test_bad_load_override_names_the_allowed_values(tmp_path):
     make_encoder().save(tmp_path / "enc")
     with pytest.raises(ValueError, match="unknown pooling for a 'rnn' encoder 'cls'; expected one of 'mean', 'max', 'last'"):
         RNNEncoder.load(tmp_path / "enc", pooling="cls")
-    with pytest.raises(ValueError, match="max_length must be an int >= 1, got 0"):
+    with pytest.raises(ValueError, match=r"max_length \(--max-length\) must be an int >= 1, got 0"):
         RNNEncoder.load(tmp_path / "enc", max_length=0)
 
 

@@ -109,5 +109,5 @@ def test_load_refuses_a_pooling_it_does_not_compute(tmp_path):
     enc.save(tmp_path / "avg")
     with pytest.raises(ValueError, match="unknown pooling for a 'word_average' encoder 'max'; expected one of 'mean'"):
         WordAverageEncoder.load(tmp_path / "avg", pooling="max")
-    with pytest.raises(ValueError, match="max_length must be an int >= 1"):
+    with pytest.raises(ValueError, match=r"max_length \(--max-length\) must be an int >= 1"):
         WordAverageEncoder.load(tmp_path / "avg", max_length=-1)

@@ -133,7 +133,7 @@ def test_a_resave_over_a_folder_with_foreign_files_keeps_them(files):
     (folder / "notes.csv").write_text("not textcl's")
     with pytest.warns(UserWarning, match="notes.csv"):
         model.save(str(folder))
-    kept = [n for n in os.listdir(files["tmp"]) if n.startswith("p.old-")]
+    kept = [n for n in os.listdir(files["tmp"]) if n.startswith("p.replaced-")]
     assert len(kept) == 1 and (files["tmp"] / kept[0] / "notes.csv").read_text() == "not textcl's"
 
 

@@ -96,11 +96,12 @@ def test_legacy_checkpoint_without_manifest_loads_with_warning(tmp_path):
 def test_crash_between_renames_falls_back_to_aside(tmp_path):
     path = tmp_path / "checkpoint"
     save_checkpoint(str(path), _net(1), _state(2))
-    os.rename(path, aside_path(str(path)))  # killed after renaming the old checkpoint aside
+    aside = f"{path}.old-999996-deadbeef"  # as a killed process leaves it
+    os.rename(path, aside)  # killed after renaming the old checkpoint aside
     with pytest.raises(FileNotFoundError, match="checkpoint.old"):
         load_checkpoint(str(path), _net())  # names the leftover
     use, message = resolve_checkpoint(str(path))
-    assert use == aside_path(str(path)) and "last complete checkpoint" in message
+    assert use == aside and "last complete checkpoint" in message
     net = _net()
     assert load_checkpoint(use, net)["step"] == 2 and _same(net, _net(1))
     save_checkpoint(str(path), net, _state(4))  # the resumed run's next save cleans up
@@ -110,7 +111,8 @@ def test_crash_between_renames_falls_back_to_aside(tmp_path):
 def test_fallback_prefers_complete_newer_temp_over_aside(tmp_path):
     path = tmp_path / "checkpoint"
     save_checkpoint(str(path), _net(1), _state(2))
-    os.rename(path, aside_path(str(path)))
+    aside = aside_path(str(path))
+    os.rename(path, aside)
     newer = tmp_path / "checkpoint.tmp-999995-0badf00d"  # a finished save of a dead process
     save_checkpoint(str(newer), _net(2), _state(4))
     half = tmp_path / "checkpoint.tmp-999994-00000000"  # killed mid-write
@@ -187,10 +189,11 @@ def test_compare_settings():
 def test_fallback_skips_complete_sibling_of_another_kind(tmp_path):
     path = tmp_path / "checkpoint"
     save_checkpoint(str(path), _net(1), _state(2))
-    os.rename(path, aside_path(str(path)))
+    aside = aside_path(str(path))
+    os.rename(path, aside)
     stray = tmp_path / "checkpoint.tmp-999993-11111111"
     stray.mkdir()
     (stray / "textcl_config.json").write_text("{}")
     write_manifest(str(stray), kind="model")
     use, _ = resolve_checkpoint(str(path))
-    assert use == aside_path(str(path))
+    assert use == aside

@@ -14,7 +14,7 @@ def test_linear_warmup_then_decay():
 
 
 def test_config_validation_and_yaml(tmp_path):
-    with pytest.raises(ValueError, match="lr=-1"):
+    with pytest.raises(ValueError, match=r"lr \(--lr\) must be .*got -1"):
         TrainConfig(lr=-1)
     p = tmp_path / "c.yaml"
     p.write_text("lr: 0.001\nbatch_size: 8\n")

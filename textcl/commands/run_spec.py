@@ -1,8 +1,9 @@
 """``textcl train`` settings as a run record: what ``train_config.json`` keeps, and how ``--config`` reads it back.
 
-The parser's option groups decide the sections: ``model`` (the model, rnn and cnn groups),
-``data`` (the data group but ``--view``), ``view`` and ``loss`` (the objective group). The
-``train`` section is :class:`~textcl.train.config.TrainConfig`. ``--config FILE`` reads either
+The parser's option groups decide the sections of the flags: ``model`` (the model, rnn and cnn
+groups), ``data`` (the data group but ``--view``) and ``command`` (``--view`` and the objective
+group). The ``view`` and ``loss`` sections are the objects' own ``get_config()`` (written by the
+trainer); the ``train`` section is :class:`~textcl.train.config.TrainConfig`. ``--config FILE`` reads either
 a YAML / JSON file of ``TrainConfig`` fields or a whole ``train_config.json``; flags given on the
 command line win over the file, and the file wins over the parser's defaults.
 """
@@ -33,14 +34,14 @@ def record_sections(parser: argparse.ArgumentParser) -> None:
         for action in group._group_actions:
             if action.dest in _SECRET or action.dest == argparse.SUPPRESS:
                 continue
-            sections[action.dest] = "view" if action.dest == "view" else section
+            sections[action.dest] = "command" if action.dest == "view" or section == "loss" else section
     defaults = {a.dest: a.default for a in parser._actions if a.dest != argparse.SUPPRESS}
     parser.set_defaults(_sections=sections, _defaults=defaults)
 
 
 def spec_from_args(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     """The ``model`` / ``data`` / ``view`` / ``loss`` sections of a run, from parsed arguments."""
-    spec: dict[str, dict[str, Any]] = {"model": {}, "data": {}, "view": {}, "loss": {}}
+    spec: dict[str, dict[str, Any]] = {"model": {}, "data": {}, "command": {}}
     for dest, section in getattr(args, "_sections", {}).items():
         spec[section][dest] = getattr(args, dest, None)
     return spec
@@ -54,7 +55,10 @@ def apply_run_record(args: argparse.Namespace, record: dict[str, Any]) -> None:
     """
     defaults = getattr(args, "_defaults", {})
     sections = getattr(args, "_sections", {})
-    for section in ("model", "data", "view", "loss"):
+    # view and loss hold the objects' configs; the flags that built them are in "command"
+    # (records of textcl 0.2 kept the flags in "view" and "loss")
+    flag_sections = ("model", "data", "command") if "command" in record else ("model", "data", "view", "loss")
+    for section in flag_sections:
         for dest, value in (record.get(section) or {}).items():
             if dest in IDENTITY_KEYS:
                 continue  # what the inputs were (content hashes), not a setting

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -145,6 +146,12 @@ class InfoNCE(nn.Module):
         self.hard_negative_weight = float(hard_negative_weight)
         self.symmetric = symmetric
         self.gather_across_ranks = gather_across_ranks
+
+    def get_config(self) -> dict[str, Any]:
+        """The loss's name and settings, as the run record keeps them."""
+        return {"name": "infonce", "temperature": self.temperature, "hard_negative_weight": self.hard_negative_weight,
+                "symmetric": self.symmetric, "gather_across_ranks": self.gather_across_ranks,
+                "mask_duplicates": self.mask_duplicates}
 
     def extra_repr(self) -> str:
         return (

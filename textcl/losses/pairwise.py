@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -100,6 +100,10 @@ class PairwiseContrastiveLoss(nn.Module):
         check_distance_and_margin(distance, margin)
         self.margin = float(margin)
         self.distance = distance
+
+    def get_config(self) -> dict[str, Any]:
+        """The loss's name and settings, as the run record keeps them."""
+        return {"name": "pairwise", "margin": self.margin, "distance": self.distance}
 
     def extra_repr(self) -> str:
         return f"margin={self.margin}, distance={self.distance!r}"

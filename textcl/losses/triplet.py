@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -51,6 +53,10 @@ class TripletLoss(nn.Module):
         check_distance_and_margin(distance, margin)
         self.margin = float(margin)
         self.distance = distance
+
+    def get_config(self) -> dict[str, Any]:
+        """The loss's name and settings, as the run record keeps them."""
+        return {"name": "triplet", "margin": self.margin, "distance": self.distance}
 
     def extra_repr(self) -> str:
         return f"margin={self.margin}, distance={self.distance!r}"

@@ -7,7 +7,7 @@
    hidden entries such as ``.git``: :data:`~textcl.storage.manifest.IGNORED_EXTRAS`) move into
    the new folder; an existing ``PATH`` is renamed aside to ``PATH.old-PID-RAND``;
 3. the temporary folder is renamed to ``PATH``; then the aside folder is deleted, unless it
-   still holds a file textcl did not write (it is then kept, and said so).
+   still holds a file textcl did not write: it is then kept as ``PATH.replaced-PID-RAND``, and said so.
 
 Only unique names are ever deleted: a user's own ``PATH.old`` is never touched. A crash
 leaves either the old folder or the new one at ``PATH``, except between steps 2 and 3,
@@ -108,10 +108,15 @@ def check_folder_target(path: str, overwrite: bool = False,
 
 
 def _remove_stale_temps(path: str) -> None:
-    """Delete temporary siblings of ``path`` left by processes that no longer run."""
+    """Delete temporary and aside siblings of ``path`` left by processes that no longer run.
+
+    An aside folder is deleted only when it holds nothing textcl did not write.
+    """
     for sibling in find_siblings(path):
-        match = _TMP.search(sibling)
-        if match and int(match.group(1)) != os.getpid() and not pid_alive(int(match.group(1))):
+        match = _TMP.search(sibling) or _ASIDE.search(sibling)
+        if not match or int(match.group(1)) == os.getpid() or pid_alive(int(match.group(1))):
+            continue
+        if _TMP.search(sibling) or not _foreign_entries(sibling):
             shutil.rmtree(sibling, ignore_errors=True)
 
 
@@ -148,8 +153,11 @@ def _install(tmp: str, path: str) -> None:
                                 f"saved to {path} at the same time; save again") from err
     fsync_dir(parent)
     if kept:
+        keep = old.replace(".old-", ".replaced-", 1)  # a name textcl never deletes or recovers from
+        os.rename(old, keep)
+        fsync_dir(parent)
         warnings.warn(f"{path} held {', '.join(kept[:5])}{' ...' if len(kept) > 5 else ''}, which textcl did not "
-                      f"write: the previous folder is kept as {old}", UserWarning, stacklevel=4)
+                      f"write: the previous folder is kept as {keep}", UserWarning, stacklevel=4)
         return
     shutil.rmtree(old, ignore_errors=True)
     fsync_dir(parent)

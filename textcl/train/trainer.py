@@ -149,16 +149,16 @@ class Trainer:
     def run_settings(self) -> dict[str, Any]:
         """What ``train_config.json`` records: the training settings and what the run was built from.
 
-        ``run_spec`` (the CLI's settings) fills the ``model`` / ``data`` / ``view`` / ``loss``
-        sections when given; otherwise they describe the objects the trainer holds.
+        ``view`` and ``loss`` come from the objects (``get_config()``); ``run_spec`` (the CLI's
+        settings) fills ``model``, ``data`` and ``command`` when given, else they describe the objects.
         """
         spec = dict(self.run_spec or {})
         spec.setdefault("model", {"encoder_kind": self.model.encoder.kind, "encoder": self.model.encoder.get_config(),
                                   "projection": self.model.projection is not None})
         spec.setdefault("data", {"rows": len(self.data), "columns": list(self.data.column_names),
                                  "fingerprint": getattr(self.data, "_fingerprint", None)})
-        spec.setdefault("view", {"repr": repr(self.view)})
-        spec.setdefault("loss", {"repr": repr(self.loss)})
+        spec["view"] = self.view.get_config() if hasattr(self.view, "get_config") else {"repr": repr(self.view)}
+        spec["loss"] = self.loss.get_config() if hasattr(self.loss, "get_config") else {"repr": repr(self.loss)}
         return {"train": self.config.to_dict(), **spec}
 
     def _train(self, resume_from: str | None) -> TrainResult:

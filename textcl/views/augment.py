@@ -81,6 +81,11 @@ class Augmentation:
         """An int in ``[low, high)`` from the augmentation's generator."""
         return int(torch.randint(low, high, (1,), generator=self.generator))
 
+    def get_config(self) -> dict[str, Any]:
+        """Name, rate, side and seed (what rebuilds this augmentation)."""
+        name = next((n for n, cls in AUGMENTATIONS.items() if cls is type(self)), type(self).__name__)
+        return {"name": name, "rate": self.rate, "side": self.side, "seed": self.seed}
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(rate={self.rate}, side={self.side!r}, seed={self.seed})"
 

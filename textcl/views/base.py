@@ -98,6 +98,10 @@ class View:
             raise ValueError(f"{self!r} has no state, but the checkpoint holds view state {sorted(state)}: "
                              "resume with the view the run was started with")
 
+    def get_config(self) -> dict[str, Any]:
+        """What the view is, as the run record keeps it (``{"name": "pair"}``)."""
+        return {"name": next((n for n, cls in VIEWS.items() if cls is type(self)), type(self).__name__)}
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 

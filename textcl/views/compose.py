@@ -76,6 +76,10 @@ class AugmentedView(View):
         for aug, s in zip(self.augmentations, saved):
             aug.load_state_dict(s)
 
+    def get_config(self) -> dict[str, Any]:
+        """The base view's config and each augmentation's."""
+        return {**self.base.get_config(), "augmentations": [a.get_config() for a in self.augmentations]}
+
     def __repr__(self) -> str:
         return f"AugmentedView({self.base!r}, {self.augmentations!r})"
 
