@@ -40,6 +40,6 @@ def test_quickstart_refuses_an_earlier_run_before_any_work(tmp_path, monkeypatch
     (run / "metrics.jsonl").write_text('{"step": 1}\n')
     scored = []
     monkeypatch.setattr(quickstart, "_score", lambda *a, **k: scored.append(a) or {})
-    with pytest.raises(OutputExistsError, match=r"already holds a quickstart run \(metrics.jsonl\).*--overwrite"):
+    with pytest.raises(OutputExistsError, match=r"already holds a training run \(metrics.jsonl\).*--overwrite"):
         quickstart.run_quickstart(quickstart.QuickstartSettings(output=str(tmp_path / "qs")))
     assert scored == [] and (run / "metrics.jsonl").read_text() == '{"step": 1}\n'  # nothing scored, nothing lost

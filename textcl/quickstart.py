@@ -27,6 +27,7 @@ from textcl.model import SentenceEncoder
 from textcl.storage import check_folder_target, check_parent_writable
 from textcl.train.config import TrainConfig
 from textcl.train.evaluators import STSDevEvaluator
+from textcl.train.run_folder import check_run_output
 from textcl.train.trainer import Trainer, seed_everything
 from textcl.views import TripletView
 
@@ -96,19 +97,18 @@ def _table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _check_no_earlier_run(run_dir: str, overwrite: bool) -> None:
-    """Refuse, before minutes of scoring, a folder that holds an earlier run unless ``overwrite``."""
-    from textcl.storage import OutputExistsError
-    from textcl.train.run_folder import existing_run_files
-
-    existing = existing_run_files(run_dir)
-    if existing and not overwrite:
-        raise OutputExistsError(f"{run_dir} already holds a quickstart run ({', '.join(existing)}): pass --overwrite "
-                                "to replace it, or choose another --output")
-
-
 def run_quickstart(settings: QuickstartSettings, log=print) -> dict[str, Any]:
-    """Run the quickstart end to end and return its results (also written to ``results.json``)."""
+    """Run the quickstart end to end and return its results (also written to ``results.json``).
+
+    The output folder is guarded like every output: never the model it starts from, one writer at a time.
+    """
+    from textcl.storage import guard_output
+
+    with guard_output(settings.output, {"--model": settings.model}, "quickstart"):
+        return _run_quickstart(settings, log)
+
+
+def _run_quickstart(settings: QuickstartSettings, log=print) -> dict[str, Any]:
     from textcl.encoders.rnn import RNNEncoder
     from textcl.encoders.word_average import WordAverageEncoder
     from textcl.evaluation.plots import plot_alignment_uniformity
@@ -119,7 +119,7 @@ def run_quickstart(settings: QuickstartSettings, log=print) -> dict[str, Any]:
         raise ValueError(f"--max-rows must be >= 1 (or left out for all triplets), got {settings.max_rows}")
     check_folder_target(settings.output, overwrite=True)  # a file where the output folder should go
     check_parent_writable(os.path.join(settings.output, "results.json"))
-    _check_no_earlier_run(os.path.join(settings.output, "run"), settings.overwrite)
+    check_run_output(os.path.join(settings.output, "run"), resume=False, overwrite=settings.overwrite)
     preloaded = SentenceEncoder.from_pretrained(settings.model) if settings.model is not None else None
     seed_everything(settings.seed)  # the BiLSTM's initial weights too, so runs repeat
     data_dir = os.path.join(bundled_data_dir(), "senteval")

@@ -125,3 +125,16 @@ def test_a_saved_dataset_loads_wherever_data_is_accepted(tmp_path):
     assert list(load_data(folder, split="test")["text"]) == ["e f"]
     assert list(load_table(folder)["test"]["text"]) == ["e f"]
     assert [t for _, t in DatasetSource(folder, split="test").iter_rows()] == ["e f"]
+
+
+def test_an_edit_in_the_middle_of_a_large_file_changes_its_identity(tmp_path):
+    path = tmp_path / "big.txt"
+    line = "a man is playing a guitar on the stage tonight\n"
+    path.write_text(line * (3 * (1 << 20) // len(line)))  # 3 MiB: the middle is far from both ends
+    before = TextFileSource(str(path)).identity()
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 3] = b"cat" if data[middle:middle + 3] != b"cat" else b"dog"
+    path.write_bytes(bytes(data))
+    after = TextFileSource(str(path)).identity()
+    assert before["size"] == after["size"] and before != after

@@ -146,3 +146,24 @@ def test_encode_rewrites_or_removes_every_sidecar_it_owns(files):
     assert main(["encode", "--model", files["model"], "--input", files["txt"], "--output", out, "--overwrite"]) == 0
     assert not any(n.endswith(".lines.npy") for n in os.listdir(files["tmp"]))
     assert np.load(out).shape[0] == len(SENTENCES)
+
+
+def test_a_faiss_index_never_overwrites_its_embeddings(files):
+    pytest.importorskip("faiss")
+    from textcl.search.semantic import open_index
+
+    emb = files["tmp"] / "emb.npy"
+    np.save(emb, np.random.default_rng(0).normal(size=(64, 8)).astype(np.float32))
+    before = emb.read_bytes()
+    with pytest.raises(ValueError, match="would overwrite or delete that input"):
+        open_index("faiss", str(emb), index_path=str(emb))
+    assert emb.read_bytes() == before
+
+
+def test_search_refuses_a_line_number_sidecar_of_another_encode(files, capsys):
+    out = files["tmp"] / "emb.npy"
+    assert main(["encode", "--model", files["model"], "--input", files["txt"], "--output", str(out)]) == 0
+    np.save(files["tmp"] / "emb.lines.npy", np.arange(1, 100))  # left by some other encode
+    code = main(["search", "--model", files["model"], "--corpus-embeddings", str(out), "--query", "a dog"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code != 0 and "belongs to another encode" in err[-1]

@@ -25,6 +25,7 @@ import numpy as np
 from textcl.search.exact import as_matrix, check_finite, normalize_rows, prepare_queries
 from textcl.search.stamp import embeddings_stamp, stamp_differences
 from textcl.storage.atomic import atomic_output_file, atomic_write_json
+from textcl.storage.guard import check_not_an_input, output_lock
 from textcl.storage.read import read_json, read_npy
 
 __all__ = ["FaissIndex", "open_faiss_index", "faiss_available", "require_faiss", "default_nlist",
@@ -232,6 +233,15 @@ def open_faiss_index(embeddings_path: str, index_path: str | None = None, nlist:
             why = f"the index holds {index.ntotal} x {index.dim} vectors, the embeddings {stamp['shape']}"
         except ValueError as err:
             why = str(err)
+    for path, flag in ((index_path, "--index-path"), (sidecar_path, "--index-path")):
+        check_not_an_input(path, {"--corpus-embeddings": embeddings_path}, flag)
+    with output_lock(index_path, "faiss index build"):
+        return _build(embeddings_path, index_path, sidecar_path, stamp, nlist, nprobe, seed, why)
+
+
+def _build(embeddings_path: str, index_path: str, sidecar_path: str, stamp: dict[str, Any], nlist: int | None,
+           nprobe: int | None, seed: int, why: str) -> tuple["FaissIndex", str]:
+    """Build, save and stamp the index (the caller holds the index's lock)."""
     index = FaissIndex.build(read_npy(embeddings_path, mmap_mode="r"), nlist=nlist, nprobe=nprobe, seed=seed)
     if os.path.exists(sidecar_path):  # a crash between the two writes then leaves no sidecar, so no reuse
         os.remove(sidecar_path)
