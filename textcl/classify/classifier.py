@@ -150,7 +150,8 @@ class SentenceClassifier(nn.Module):
             val_labels: Sequence[Any] | None = None, epochs: int | None = None, batch_size: int = 32,
             lr: float | None = None, weight_decay: float = 0.01, warmup_ratio: float = 0.1,
             max_grad_norm: float = 1.0, patience: int = 3, eval_steps: int | None = None, seed: int = 0,
-            encode_batch_size: int = 64, show_progress_bar: bool = False) -> FitResult:
+            encode_batch_size: int = 64, show_progress_bar: bool = False, dtype: str = "float32",
+            grad_accum_steps: int = 1, run_dir: str | None = None, resume: bool = False) -> FitResult:
         """Train the head (frozen) or encoder and head (fine-tuning).
 
         Args:
@@ -167,6 +168,11 @@ class SentenceClassifier(nn.Module):
             seed: shuffling, dropout and head initialisation seed.
             encode_batch_size: batch size when embedding for the cache / evaluation.
             show_progress_bar: show tqdm bars.
+            dtype, grad_accum_steps: fine-tuning's compute dtype and gradient accumulation.
+            run_dir: fine-tuning's run folder (checkpoints, ``metrics.jsonl``); temporary when None.
+            resume: continue the fine-tuning run in ``run_dir`` from its checkpoint.
+
+        Fine-tuning runs through :class:`~textcl.train.trainer.Trainer` (:mod:`textcl.classify.fine_tune`).
 
         Returns:
             A :class:`FitResult`; the model keeps the best validation weights.
@@ -188,6 +194,14 @@ class SentenceClassifier(nn.Module):
             validation = (vx, encode_labels(val_labels, self.labels, "validation"))
         epochs = epochs if epochs is not None else (20 if self.freeze else 3)
         lr = lr if lr is not None else (1e-3 if self.freeze else 2e-5)
+        if not self.freeze:
+            from textcl.classify.fine_tune import fine_tune
+
+            return fine_tune(self, texts, y.cpu().numpy(), validation, epochs=epochs, batch_size=batch_size, lr=lr,
+                             weight_decay=weight_decay, warmup_ratio=warmup_ratio, max_grad_norm=max_grad_norm,
+                             patience=patience, eval_steps=eval_steps, seed=seed, dtype=dtype,
+                             grad_accum_steps=grad_accum_steps, run_dir=run_dir, resume=resume,
+                             encode_batch_size=encode_batch_size)
         # frozen: embed every sentence once; the head then trains on cached vectors
         cached = self.embed(texts, encode_batch_size, cache=True, show_progress_bar=show_progress_bar) \
             if self.freeze else None

@@ -73,6 +73,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     t.add_argument("--max-length", type=int, default=None, help="tokens kept per sentence")
     t.add_argument("--pooling", default=None, help="encoder pooling (default: the saved one, else mean)")
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--dtype", choices=("float32", "bfloat16", "float16", "auto"), default="float32",
+                   help="compute dtype of fine-tuning (default float32)")
+    t.add_argument("--grad-accum-steps", type=int, default=1, help="fine-tuning: micro-batches per optimizer step")
     t.add_argument("--output", help="train: output folder; predict: output file (.txt labels, .jsonl or .csv)")
     t.add_argument("--overwrite", action="store_true",
                    help="train: replace an --output folder that holds something other than a classifier")
@@ -147,7 +150,7 @@ def _train(args: argparse.Namespace) -> int:
     clf = SentenceClassifier(encoder, labels, head=args.head, freeze=args.freeze, hidden_dim=args.hidden_dim,
                              dropout=args.dropout)
     fit_kwargs = dict(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
-                      seed=args.seed)
+                      seed=args.seed, dtype=args.dtype, grad_accum_steps=args.grad_accum_steps)
     metrics: dict[str, Any] = {}
     if test is None:
         metrics.update(clf.cross_validate(*train, n_folds=args.cv_folds, **fit_kwargs))
@@ -169,7 +172,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _check_train_flags(args: argparse.Namespace) -> None:
     """Flag values that cannot train, refused before anything loads."""
-    for flag in ("batch_size", "epochs", "patience", "eval_steps", "hidden_dim", "max_length"):
+    for flag in ("batch_size", "epochs", "patience", "eval_steps", "hidden_dim", "max_length", "grad_accum_steps"):
         if getattr(args, flag) is not None:
             check_int(flag, getattr(args, flag))
     check_int("seed", args.seed, 0, SEED_MAX)

@@ -11,10 +11,12 @@ Example:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-__all__ = ["TrainerState", "TrainerCallback", "FunctionCallback", "as_callbacks", "TrainResult", "TrainingDivergedError"]
+__all__ = ["TrainerState", "TrainerCallback", "FunctionCallback", "as_callbacks", "TrainResult", "TrainingDivergedError",
+           "check_finite_loss"]
 
 
 @dataclass
@@ -107,3 +109,12 @@ class TrainResult:
     sentences_per_second: float
     best_metric: float | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def check_finite_loss(loss: float, step: int, epoch: int, checkpoint_dir: str) -> None:
+    """Raise :class:`TrainingDivergedError` when the loss is NaN or infinite."""
+    if not math.isfinite(loss):
+        raise TrainingDivergedError(
+            f"loss is {loss} at step {step} (epoch {epoch}); training stopped without saving. The last "
+            f"good checkpoint is {checkpoint_dir!r} (if one was written). Lower the learning rate, raise the "
+            "temperature, use float32 or check the data for empty rows.")

@@ -30,6 +30,7 @@ __all__ = [
     "get_local_rank",
     "get_world_size",
     "gather_with_grad",
+    "average_gradients",
     "init_distributed",
     "cleanup",
 ]
@@ -106,3 +107,14 @@ def _int_from_env(name: str, default: int) -> int:
         raise ValueError(
             f"environment variable {name}={value!r} is not an integer"
         ) from None
+
+
+def average_gradients(params) -> None:
+    """Average the gradients of ``params`` over the processes (a no-op outside ``torchrun``)."""
+    if not is_distributed():
+        return
+    world = get_world_size()
+    for p in params:
+        if p.requires_grad and p.grad is not None:
+            torch.distributed.all_reduce(p.grad)
+            p.grad /= world

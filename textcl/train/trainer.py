@@ -21,10 +21,17 @@ from textcl.interop.model_card import ModelCard, write_run_card
 from textcl.losses import InfoNCE
 from textcl.model import SentenceEncoder
 from textcl.seeding import seed_everything
-from textcl.train.callbacks import TrainerCallback, TrainerState, TrainingDivergedError, TrainResult, as_callbacks
+from textcl.train.callbacks import (
+    TrainerCallback,
+    TrainerState,
+    TrainingDivergedError,
+    TrainResult,
+    as_callbacks,
+    check_finite_loss,
+)
 from textcl.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from textcl.train.config import TrainConfig
-from textcl.train.distributed import get_rank, get_world_size, is_distributed
+from textcl.train.distributed import average_gradients, get_rank, get_world_size, is_distributed
 from textcl.train.gradcache import gradcache_backward
 from textcl.train.length_buckets import CPU_BUCKET_ROWS, LengthBuckets
 from textcl.train.optim import build_optimizer
@@ -178,7 +185,7 @@ class Trainer:
             if not sync:
                 continue
             loss = loss_t.item()  # one host sync per optimizer step, not per micro-batch
-            self._check_finite(loss, state.step + 1, epoch)
+            check_finite_loss(loss, state.step + 1, epoch, self._checkpoint_dir)
             self._optimizer_step(run)                                            # clip -> step -> schedule
             state.step, state.epoch, state.loss = state.step + 1, epoch, loss
             state.lr = run.scheduler.get_last_lr()[0]
@@ -214,13 +221,15 @@ class Trainer:
                 find_unused_parameters=True)
         steps_per_epoch = math.ceil(len(self._batches(0)) / cfg.grad_accum_steps)
         total = cfg.max_steps or steps_per_epoch * cfg.epochs
-        optimizer, scheduler = build_optimizer(self.model.parameters(), cfg.lr, cfg.weight_decay, self.device,
+        optimizer, scheduler = build_optimizer(self._parameters(), cfg.lr, cfg.weight_decay, self.device,
                                                total, int(cfg.warmup_ratio * total))
         scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "float16")
         self.state = TrainerState(total_steps=total, log_history=self.history)
         run = _Run(net, optimizer, scheduler, scaler, self.state)
         if resume_from:
             saved = load_checkpoint(resume_from, self.model)
+            if "loss_state" in saved:  # a loss with weights (a classification head)
+                self.loss.load_state_dict(saved["loss_state"])
             optimizer.load_state_dict(saved["optimizer"])
             scheduler.load_state_dict(saved["scheduler"])
             scaler.load_state_dict(saved["scaler"])
@@ -352,19 +361,12 @@ class Trainer:
             run.scaler.scale(loss * scale).backward()
         return loss.detach()
 
-    def _check_finite(self, loss: float, step: int, epoch: int) -> None:
-        if not math.isfinite(loss):
-            ckpt = self._checkpoint_dir
-            raise TrainingDivergedError(
-                f"loss is {loss} at step {step} (epoch {epoch}); training stopped without saving. The last "
-                f"good checkpoint is {ckpt!r} (if one was written). Lower the learning rate, raise the "
-                "temperature, use float32 or check the data for empty rows.")
-
     def _optimizer_step(self, run: _Run) -> None:
         """Clip, step, update the scaler and the schedule, clear the gradients."""
+        average_gradients(self.loss.parameters())  # DDP averages the model's; a loss's own weights are averaged here
         if self.config.max_grad_norm:
             run.scaler.unscale_(run.optimizer)
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.max_grad_norm)
+            torch.nn.utils.clip_grad_norm_(self._parameters(), self.config.max_grad_norm)
         run.scaler.step(run.optimizer)
         if self.queue is not None:
             self.queue.update(self.model)  # the momentum encoder trails the stepped weights
@@ -372,14 +374,13 @@ class Trainer:
         run.scheduler.step()
         run.optimizer.zero_grad(set_to_none=True)
 
-    # ------------------------------------------------------------------ outputs
-    @property
-    def _model_dir(self) -> str:
-        return run_path(self.config.output_dir, MODEL_DIR)
+    def _parameters(self) -> list[torch.nn.Parameter]:
+        """What the optimizer steps: the model's weights and the loss's own (a classification head)."""
+        return list(self.model.parameters()) + [p for p in self.loss.parameters() if p.requires_grad]
 
-    @property
-    def _checkpoint_dir(self) -> str:
-        return run_path(self.config.output_dir, CHECKPOINT_DIR)
+    # ------------------------------------------------------------------ outputs
+    _model_dir = property(lambda self: run_path(self.config.output_dir, MODEL_DIR))
+    _checkpoint_dir = property(lambda self: run_path(self.config.output_dir, CHECKPOINT_DIR))
 
     def _save_checkpoint(self, run: _Run, epoch: int, batch_in_epoch: int) -> None:
         if not self.is_main:
@@ -391,7 +392,8 @@ class Trainer:
             "record": json.dumps(self.run_settings(), sort_keys=True, default=str),
             "best_metric": run.state.best_metric,
             "view": self.view.state_dict(), "batches": self._batches_state(epoch),
-            **({"queue": self.queue.state_dict()} if self.queue is not None else {})})
+            **({"queue": self.queue.state_dict()} if self.queue is not None else {}),
+            **({"loss_state": self.loss.state_dict()} if list(self.loss.parameters()) else {})})
         self._notify("on_save", run.state, self._checkpoint_dir)
 
     def _evaluate(self, state: TrainerState) -> None:

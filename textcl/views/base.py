@@ -154,5 +154,23 @@ class LabeledPairView(View):
         return ViewBatch([list(batch["text1"]), list(batch["text2"])], labels)
 
 
+class LabeledTextView(View):
+    """(text, label) rows for classification: one view of each sentence, with its class id."""
+
+    columns = ("text", "label")
+    text_columns = ("text",)
+
+    def _make(self, batch: Mapping[str, Sequence[Any]]) -> ViewBatch:
+        try:
+            labels = torch.tensor([int(v) for v in batch["label"]], dtype=torch.long)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"labeled_text view: the label column must hold class ids ({err})") from err
+        return ViewBatch([list(batch["text"])], labels)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": "labeled_text"}
+
+
+# the views ``--view`` names (LabeledTextView is the classifier's, not a contrastive view)
 VIEWS: dict[str, type[View]] = {"dropout": DropoutView, "pair": PairView, "triplet": TripletView,
                                 "labeled_pair": LabeledPairView}
