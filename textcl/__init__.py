@@ -29,7 +29,7 @@ _EXPORTS = {
     "PairwiseContrastiveLoss": "textcl.losses",
     "TripletLoss": "textcl.losses",
     "load_data": "textcl.data",
-    "nli_to_triplets": "textcl.data",
+    "nli_to_triplets": "textcl.data.snli",
     "Trainer": "textcl.train.trainer",
     "TrainConfig": "textcl.train.config",
     "STSDevEvaluator": "textcl.train.evaluators",

@@ -6,9 +6,9 @@ Names load on first use, so importing a submodule (``textcl.data.files``) does n
 import importlib
 from typing import Any
 
-_EXPORTS = {name: "textcl.data.load" for name in ("load_data", "load_local", "is_saved_dataset", "check_data_file",
-                                                  "select_columns", "check_text_columns", "nli_to_triplets",
-                                                  "load_senteval_snli", "FILE_BUILDERS")}
+_EXPORTS = {**{name: "textcl.data.load" for name in ("load_data", "load_local", "is_saved_dataset", "check_data_file",
+                                                     "select_columns", "check_text_columns", "FILE_BUILDERS")},
+            **{name: "textcl.data.snli" for name in ("nli_to_triplets", "load_senteval_snli", "read_senteval_snli")}}
 
 __all__ = list(_EXPORTS)
 
