@@ -20,7 +20,8 @@ def test_quickstart_smoke_run(tmp_path, capsys):
     glove = results["rows"][0]
     assert 35 < glove["stsb_test"] < 45  # averaged GloVe-50d on STS-B test: ~39.5 (sentence-transformers figure)
     assert 60 < glove["cr_accuracy"] < 85
-    model_dir = results["model_path"]
+    assert results["model_path"] == os.path.join("run", "model")  # relative to the results file: no machine path
+    model_dir = str(out / results["model_path"])
     card = open(os.path.join(model_dir, "README.md")).read()
     assert card.startswith("---\n") and "model-index" in card and "InfoNCE" in card
     assert os.path.isfile(out / "plots" / "sts_stsb.png") and os.path.isfile(out / "plots" / "alignment_uniformity_all.png")

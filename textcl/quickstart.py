@@ -13,7 +13,6 @@ selection and the scores.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from textcl.data import load_data
 from textcl.interop.model_card import CardResult, ModelCard, environment, infer_base_model, write_model_card
 from textcl.losses import InfoNCE
 from textcl.model import SentenceEncoder
-from textcl.storage import check_folder_target, check_parent_writable
+from textcl.storage import atomic_write_json, check_folder_target, check_parent_writable
 from textcl.train.config import TrainConfig
 from textcl.train.evaluators import STSDevEvaluator
 from textcl.train.run_folder import check_run_output
@@ -183,6 +182,7 @@ def _run_quickstart(settings: QuickstartSettings, log=print) -> dict[str, Any]:
     results = {"rows": rows, "train_seconds": result.train_seconds, "steps": result.steps,
                "sentences_per_second": result.sentences_per_second, "total_seconds": time.perf_counter() - start,
                "model_path": result.model_path, "table": _table(rows), "environment": environment()}
-    with open(os.path.join(out, "results.json"), "w") as f:
-        json.dump(results, f, indent=2)
+    # the file names the model relative to itself: a results file carries no path of this machine
+    atomic_write_json(os.path.join(out, "results.json"),
+                      {**results, "model_path": os.path.relpath(result.model_path, out)})
     return results
