@@ -178,3 +178,9 @@ def test_no_script_imports_the_tests():
                     and "tests" in re.findall(r"sys\.path[^\n]*", text).__str__():
                 hits.append(str(p.relative_to(REPO)))
     assert hits == []
+
+
+def test_test_modules_have_unique_names():
+    """pytest imports test modules by basename: two with one name fail collection of the whole suite."""
+    names = [p.name for p in (REPO / "tests").rglob("*.py") if p.name not in ("__init__.py", "conftest.py")]
+    assert sorted({n for n in names if names.count(n) > 1}) == []
