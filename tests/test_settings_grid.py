@@ -56,6 +56,16 @@ CASES = {
                                                                   batch_size=v),
                               lambda d, f, v: ["classify", "--model", d, "--train", f["labelled"], "--test",
                                                f["labelled"], "--output", f["out"], "--batch-size", str(v)]),
+    "temperature": ([0.0, -0.5], lambda d, v: __import__("textcl.losses", fromlist=["InfoNCE"]).InfoNCE(temperature=v),
+                    lambda d, f, v: ["train", "--model", d, "--data", f["txt"], "--output", f["out"],
+                                     "--temperature", str(v)]),
+    "margin": ([0.0], lambda d, v: __import__("textcl.losses", fromlist=["TripletLoss"]).TripletLoss(margin=v),
+               lambda d, f, v: ["train", "--model", d, "--data", f["txt"], "--output", f["out"], "--loss",
+                                "triplet", "--margin", str(v)]),
+    "patience": ([0], lambda d, v: _classifier(d).fit(SENTENCES, [i % 2 for i in range(len(SENTENCES))],
+                                                      SENTENCES, [i % 2 for i in range(len(SENTENCES))], patience=v),
+                 lambda d, f, v: ["classify", "--model", d, "--train", f["labelled"], "--validation", f["labelled"],
+                                  "--test", f["labelled"], "--output", f["out"], "--patience", str(v)]),
 }
 SENTENCES_FILE: list[str] = []
 

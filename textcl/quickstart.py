@@ -23,6 +23,7 @@ from textcl.data import load_data
 from textcl.interop.model_card import CardResult, ModelCard, environment, infer_base_model, write_model_card
 from textcl.losses import InfoNCE
 from textcl.model import SentenceEncoder
+from textcl.settings import check_int
 from textcl.storage import atomic_write_json, check_folder_target, check_parent_writable
 from textcl.train.config import TrainConfig
 from textcl.train.evaluators import STSDevEvaluator
@@ -114,8 +115,8 @@ def _run_quickstart(settings: QuickstartSettings, log=print) -> dict[str, Any]:
 
     start = time.perf_counter()
     # everything that can be wrong is checked before anything is written
-    if settings.max_rows is not None and settings.max_rows < 1:
-        raise ValueError(f"--max-rows must be >= 1 (or left out for all triplets), got {settings.max_rows}")
+    if settings.max_rows is not None:  # None: all triplets
+        check_int("max_rows", settings.max_rows)
     check_folder_target(settings.output, overwrite=True)  # a file where the output folder should go
     check_parent_writable(os.path.join(settings.output, "results.json"))
     check_run_output(os.path.join(settings.output, "run"), resume=False, overwrite=settings.overwrite)

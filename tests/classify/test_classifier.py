@@ -78,7 +78,7 @@ def test_early_stopping_counts_evaluations_without_improvement():
     stop = EarlyStopping(patience=2)
     assert [stop.update(m) for m in (50, 60, 60, 58)] == [True, True, False, False]
     assert stop.should_stop and stop.best == 60
-    with pytest.raises(ValueError, match="patience must be >= 1"):
+    with pytest.raises(ValueError, match=r"patience \(--patience\) must be an int >= 1"):
         EarlyStopping(0)
 
 

@@ -51,7 +51,7 @@ def test_default_dropout_and_mlp_width():
     (dict(head="linear", in_dim=0, num_labels=2), "in_dim must be >= 1"),
     (dict(head="linear", in_dim=4, num_labels=1), "num_labels must be >= 2"),
     (dict(head="mlp", in_dim=4, num_labels=2, dropout=1.0), r"dropout must be in \[0, 1\)"),
-    (dict(head="mlp", in_dim=4, num_labels=2, hidden_dim=0), "hidden_dim must be >= 1"),
+    (dict(head="mlp", in_dim=4, num_labels=2, hidden_dim=0), r"hidden_dim \(--hidden-dim\) must be an int >= 1"),
     (dict(head="linear", in_dim=4, num_labels=2, hidden_dim=3), "hidden_dim is for the mlp head"),
 ])
 def test_bad_arguments_fail_fast(kwargs, msg):

@@ -95,7 +95,7 @@ def test_jobs_must_be_positive_and_is_checked_before_loading(downstream, monkeyp
     FakeEncoder.loaded = {}
     args = parser().parse_args(["eval", "--model", "m", "--tasks", "stsb", "--data-dir", str(downstream),
                                 "--jobs", "0"])
-    with pytest.raises(ValueError, match="--jobs must be >= 1"):
+    with pytest.raises(ValueError, match=r"jobs \(--jobs\) must be an int >= 1"):
         args.func(args)
     assert FakeEncoder.loaded == {}
     assert parser().parse_args(["eval", "--model", "m", "--jobs", "2"]).jobs == 2

@@ -143,7 +143,7 @@ def test_nan_query_is_named():
 
 @pytest.mark.parametrize("kwargs, msg", [(dict(nlist=0), "nlist must be between 1"),
                                          (dict(nlist=401), "nlist must be between 1"),
-                                         (dict(nprobe=0), "nprobe must be >= 1")])
+                                         (dict(nprobe=0), r"nprobe \(--nprobe\) must be an int >= 1")])
 def test_bad_build_arguments(kwargs, msg):
     with pytest.raises(ValueError, match=msg):
         FaissIndex.build(clustered(), **kwargs)

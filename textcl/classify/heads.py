@@ -12,6 +12,8 @@ from typing import Any, Literal, get_args
 import torch
 from torch import nn
 
+from textcl.settings import check_int
+
 __all__ = ["HeadType", "HEAD_TYPES", "validate_head", "LinearHead", "MLPHead", "build_head"]
 
 HeadType = Literal["linear", "mlp"]
@@ -88,8 +90,7 @@ class MLPHead(nn.Module):
         super().__init__()
         _check_sizes(in_dim, num_labels, dropout)
         hidden_dim = in_dim if hidden_dim is None else hidden_dim
-        if hidden_dim < 1:
-            raise ValueError(f"hidden_dim must be >= 1, got {hidden_dim}")
+        check_int("hidden_dim", hidden_dim)
         self.in_dim, self.num_labels, self.hidden_dim, self.dropout_p = in_dim, num_labels, hidden_dim, dropout
         self.net = nn.Sequential(nn.Dropout(dropout), nn.Linear(in_dim, hidden_dim), nn.GELU(),
                                  nn.Dropout(dropout), nn.Linear(hidden_dim, num_labels))

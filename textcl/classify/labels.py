@@ -9,6 +9,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from textcl.settings import check_int
+
 __all__ = ["Label", "label_names", "encode_labels", "check_texts", "classification_metrics", "EarlyStopping",
            "FitResult"]
 
@@ -97,8 +99,7 @@ class EarlyStopping:
     """
 
     def __init__(self, patience: int, min_delta: float = 0.0) -> None:
-        if patience < 1:
-            raise ValueError(f"patience must be >= 1, got {patience}")
+        check_int("patience", patience)
         if min_delta < 0:
             raise ValueError(f"min_delta must be >= 0, got {min_delta}")
         self.patience, self.min_delta = patience, min_delta

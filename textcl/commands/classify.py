@@ -176,9 +176,8 @@ def _check_train_flags(args: argparse.Namespace) -> None:
         if getattr(args, flag) is not None:
             check_int(flag, getattr(args, flag))
     check_int("seed", args.seed, 0, SEED_MAX)
-    if not args.test and args.cv_folds < 2:
-        raise ValueError(f"--cv-folds must be >= 2, got {args.cv_folds}: without --test the metrics are "
-                         "cross-validated on --train over at least 2 folds (or pass --test FILE)")
+    if not args.test:  # the metrics are cross-validated on --train (or pass --test FILE)
+        check_int("cv_folds", args.cv_folds, 2)
     for flag in ("lr", "dropout", "weight_decay"):
         if getattr(args, flag) is not None:
             check_float(flag, getattr(args, flag))

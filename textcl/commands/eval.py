@@ -14,6 +14,7 @@ import time
 
 from textcl.commands.flags import removed_flag
 from textcl.commands.hub_options import add_hub_options, hub_kwargs
+from textcl.settings import check_int
 
 __all__ = ["register", "run"]
 
@@ -66,8 +67,8 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     from textcl.data.senteval import load_task, parse_tasks
 
-    if args.jobs is not None and args.jobs < 1:
-        raise ValueError(f"--jobs must be >= 1 (processes over CV folds), got {args.jobs}")
+    if args.jobs is not None:  # processes over the probes' CV folds
+        check_int("jobs", args.jobs)
     data_dir = default_data_dir(args.data_dir)  # fails before the model is loaded
     for task in parse_tasks(args.tasks, data_dir):  # unknown names, missing or malformed files, before loading
         load_task(task, data_dir)  # raises the error naming the expected (or the bad) file

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from textcl.losses.distributed import gather_with_grad, get_rank, get_world_size
+from textcl.settings import check_float
 
 __all__ = ["InfoNCE"]
 
@@ -128,13 +129,8 @@ class InfoNCE(nn.Module):
         mask_duplicates: bool = False,
     ) -> None:
         super().__init__()
-        if not math.isfinite(temperature) or temperature <= 0:
-            raise ValueError(f"temperature must be a finite number > 0, got {temperature}")
-        if not math.isfinite(hard_negative_weight) or hard_negative_weight < 0:
-            raise ValueError(
-                "hard_negative_weight (SimCSE's alpha) must be a finite number >= 0, "
-                f"got {hard_negative_weight}"
-            )
+        check_float("temperature", temperature, exclusive_minimum=True)
+        check_float("hard_negative_weight", hard_negative_weight)  # SimCSE's alpha
         if not isinstance(symmetric, bool):
             raise ValueError(f"symmetric must be a bool, got {symmetric!r}")
         if not isinstance(gather_across_ranks, bool):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from textcl.settings import check_float
 
 __all__ = ["PairwiseContrastiveLoss", "paired_distance", "DISTANCES"]
 
@@ -46,8 +47,7 @@ def check_distance_and_margin(distance: str, margin: float) -> None:
     """Raise ``ValueError`` unless ``distance`` is known and ``margin`` fits it."""
     if distance not in DISTANCES:
         raise ValueError(f"distance must be one of {DISTANCES}, got {distance!r}")
-    if not math.isfinite(margin) or margin <= 0:
-        raise ValueError(f"margin must be a finite number > 0, got {margin}")
+    check_float("margin", margin, exclusive_minimum=True)
     if distance == "cosine" and margin > 2:
         raise ValueError(
             f"margin must be <= 2 with distance='cosine' (1 - cos lies in [0, 2]), got {margin}"

@@ -24,6 +24,7 @@ import numpy as np
 
 from textcl.search.exact import as_matrix, check_finite, normalize_rows, prepare_queries
 from textcl.search.stamp import embeddings_stamp, stamp_differences
+from textcl.settings import check_int
 from textcl.storage.atomic import atomic_output_file, atomic_write_json
 from textcl.storage.guard import check_not_an_input, output_lock
 from textcl.storage.read import read_json, read_npy
@@ -190,9 +191,7 @@ class FaissIndex:
 
 
 def check_nprobe(nprobe: int) -> int:
-    if nprobe < 1:
-        raise ValueError(f"nprobe must be >= 1, got {nprobe}")
-    return int(nprobe)
+    return check_int("nprobe", nprobe)
 
 
 def open_faiss_index(embeddings_path: str, index_path: str | None = None, nlist: int | None = None,
