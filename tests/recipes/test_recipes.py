@@ -18,7 +18,7 @@ from recipe_runs import common  # noqa: E402  (recipes/recipe_runs/common.py)
 from recipe_runs import results_file  # noqa: E402  (recipes/recipe_runs/results_file.py)
 
 _spec = importlib.util.spec_from_file_location("test_pairwise_recipe_helpers",
-                                               os.path.join(REPO_ROOT, "tests", "recipes", "test_pairwise.py"))
+                                               os.path.join(REPO_ROOT, "tests", "recipes", "test_pairwise_recipe.py"))
 tiny = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(tiny)
 
