@@ -39,8 +39,9 @@ def portable(value: Any, repo: str = REPO) -> Any:
     """``value`` with every absolute path made machine-independent (strings, lists and dicts, recursively).
 
     A path inside the repository's parent folder becomes relative to the repository (``../shared/data``);
-    one inside the temporary folder becomes ``$TMPDIR/...``; any other absolute path keeps its last part
-    only (``<abs>/name``). ``--flag=/abs/path`` is handled too.
+    one inside the temporary folder becomes ``$TMPDIR/...``; where both hold (a checkout under the
+    temporary folder) the closer folder wins. Any other absolute path keeps its last part only
+    (``<abs>/name``). ``--flag=/abs/path`` is handled too.
     """
     if isinstance(value, dict):
         return {k: portable(v, repo) for k, v in value.items()}
@@ -53,13 +54,14 @@ def portable(value: Any, repo: str = REPO) -> Any:
         return f"{flag}={portable(rest, repo)}"
     if not os.path.isabs(value):
         return value
-    path, tmp = os.path.normpath(value), os.path.realpath(tempfile.gettempdir())
-    for root, shown in ((tmp, "$TMPDIR"), (tempfile.gettempdir(), "$TMPDIR")):
-        if path == root or path.startswith(root + os.sep):
-            return shown + path[len(root):]
-    if path.startswith(os.path.dirname(repo) + os.sep):
-        return os.path.relpath(path, repo)
-    return "<abs>/" + os.path.basename(path)
+    path = os.path.normpath(value)
+    roots = [(os.path.dirname(repo), None)] + [(t, "$TMPDIR") for t in (os.path.realpath(tempfile.gettempdir()),
+                                                                        tempfile.gettempdir())]
+    inside = [(root, shown) for root, shown in roots if path == root or path.startswith(root + os.sep)]
+    if not inside:
+        return "<abs>/" + os.path.basename(path)
+    root, shown = max(inside, key=lambda r: (len(r[0]), r[1] is None))  # the closer folder; the repo on a tie
+    return os.path.relpath(path, repo) if shown is None else shown + path[len(root):]
 
 
 def command_line(argv: list[str] | None = None) -> str:
