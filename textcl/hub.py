@@ -121,15 +121,18 @@ def hub_errors() -> tuple[type[BaseException], ...]:
     return (OSError, HFValidationError)
 
 
-def _hub_kwargs(revision: str | None, token: str | bool | None, cache_folder: str | None) -> dict[str, Any]:
+def _hub_kwargs(revision: str | None, token: str | bool | None, cache_folder: str | None,
+                local_files_only: bool = False) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"revision": revision, "token": token}
     if cache_folder is not None:
         kwargs["cache_dir"] = os.fspath(cache_folder)
+    if local_files_only:
+        kwargs["local_files_only"] = True
     return kwargs
 
 
 def hub_file(repo_id: str, filename: str, *, revision: str | None = None, token: str | bool | None = None,
-             cache_folder: str | None = None) -> str | None:
+             cache_folder: str | None = None, local_files_only: bool = False) -> str | None:
     """The local path of ``filename`` from repo ``repo_id`` (cache first), or None when the repo lacks it.
 
     Offline (``HF_HUB_OFFLINE=1``) a file missing from the cache also gives None: the caller
@@ -142,7 +145,7 @@ def hub_file(repo_id: str, filename: str, *, revision: str | None = None, token:
     from huggingface_hub.errors import EntryNotFoundError
 
     try:
-        return hf_hub_download(repo_id, filename, **_hub_kwargs(revision, token, cache_folder))
+        return hf_hub_download(repo_id, filename, **_hub_kwargs(revision, token, cache_folder, local_files_only))
     except EntryNotFoundError:  # includes the offline cache miss (LocalEntryNotFoundError)
         return None
 
@@ -164,7 +167,8 @@ class ResolvedModel:
 
 
 def resolve_model(name_or_path: str | os.PathLike, *, revision: str | None = None,
-                  token: str | bool | None = None, cache_folder: str | None = None) -> ResolvedModel:
+                  token: str | bool | None = None, cache_folder: str | None = None,
+                  local_files_only: bool = False) -> ResolvedModel:
     """Decide local path vs repo id for a model name and find its layout.
 
     A repo holding ``textcl_config.json`` (pushed with :func:`textcl.interop.push.push_to_hub`)
@@ -176,6 +180,7 @@ def resolve_model(name_or_path: str | os.PathLike, *, revision: str | None = Non
         revision: branch, tag or commit of a repo id (ignored for local paths).
         token: hub token for private or gated repos (default: the saved login / ``HF_TOKEN``).
         cache_folder: hub cache folder (default: ``HF_HUB_CACHE``).
+        local_files_only: read a repo id from the cache only, as ``HF_HUB_OFFLINE=1`` does.
 
     Raises:
         FileNotFoundError: a local path that does not exist (no hub lookup is made).
@@ -187,7 +192,7 @@ def resolve_model(name_or_path: str | os.PathLike, *, revision: str | None = Non
         if not os.path.exists(path):
             raise missing_local_path_error(name)
         return ResolvedModel(path, folder_kind(path) or "transformers")
-    hub = dict(revision=revision, token=token, cache_folder=cache_folder)
+    hub = dict(revision=revision, token=token, cache_folder=cache_folder, local_files_only=local_files_only)
     try:
         if hub_file(name, TEXTCL_CONFIG, **hub) is not None:
             return ResolvedModel(_snapshot(name, None, **hub), "textcl", name)
@@ -202,10 +207,11 @@ def resolve_model(name_or_path: str | os.PathLike, *, revision: str | None = Non
 
 
 def _snapshot(repo_id: str, patterns: list[str] | None, *, revision: str | None, token: str | bool | None,
-              cache_folder: str | None) -> str:
+              cache_folder: str | None, local_files_only: bool = False) -> str:
     from huggingface_hub import snapshot_download
 
-    return snapshot_download(repo_id, allow_patterns=patterns, **_hub_kwargs(revision, token, cache_folder))
+    return snapshot_download(repo_id, allow_patterns=patterns,
+                             **_hub_kwargs(revision, token, cache_folder, local_files_only))
 
 
 def local_or_hub_st_folder(name_or_path: str, *, revision: str | None = None, token: str | bool | None = None,

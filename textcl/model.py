@@ -16,18 +16,19 @@ from textcl.encoders.base import Encoder, validate_texts
 from textcl.encoders.registry import encoder_class
 from textcl.hub import TEXTCL_CONFIG, is_local_path, resolve_model
 from textcl.interop.sentence_transformers import load_st_dense, read_st_folder
+from textcl.interop.st_api import SentenceTransformerAPI, split_load_kwargs
 from textcl.model_folder import FORMAT_VERSION, check_local_folder, read_textcl_folder, write_textcl_folder
 from textcl.projection import ProjectionHead
 from textcl.quantization import calibration_ranges, quantize, validate_output_precision
 from textcl.settings import check_int
-from textcl.similarity import as_matrix, check_finite, similarity_matrix, similarity_pairwise, validate_similarity_fn
+from textcl.similarity import check_finite, validate_similarity_fn
 from textcl.storage import recover_folder
 
 __all__ = ["SentenceEncoder", "TEXTCL_CONFIG"]
 
 
 
-class SentenceEncoder(nn.Module):
+class SentenceEncoder(SentenceTransformerAPI, nn.Module):
     """An encoder (transformer or RNN), an optional projection head, and a normalisation flag.
 
     Everything that changes the output vectors is part of the saved folder, so
@@ -45,11 +46,26 @@ class SentenceEncoder(nn.Module):
         >>> model.similarity(emb[:1], emb[1:])
     """
 
-    def __init__(self, encoder: Encoder, projection: ProjectionHead | None = None,
+    def __init__(self, encoder: Encoder | str | os.PathLike, projection: ProjectionHead | None = None,
                  normalize_embeddings: bool = False, prompts: dict[str, str] | None = None,
-                 default_prompt_name: str | None = None, similarity_fn_name: str = "cosine",
-                 quantization_ranges: np.ndarray | None = None, default_backend: str | None = None) -> None:
+                 default_prompt_name: str | None = None, similarity_fn_name: str | None = None,
+                 quantization_ranges: np.ndarray | None = None, default_backend: str | None = None,
+                 truncate_dim: int | None = None, **load_kwargs: Any) -> None:
+        if isinstance(encoder, (str, os.PathLike)):  # SentenceEncoder("org/name", ...), as SentenceTransformer(...)
+            loaded = type(self).from_pretrained(
+                encoder, prompts=prompts, default_prompt_name=default_prompt_name,
+                similarity_fn_name=similarity_fn_name, truncate_dim=truncate_dim, **load_kwargs)
+            nn.Module.__init__(self)
+            for name, value in vars(loaded).items():
+                if not name.startswith("_"):
+                    setattr(self, name, value)
+            self.encoder, self.projection = loaded.encoder, loaded.projection
+            return
+        if load_kwargs:
+            raise TypeError(f"{', '.join(sorted(load_kwargs))}: load keywords need a model name or path, "
+                            "e.g. SentenceEncoder('org/name', model_kwargs={...}); got an encoder object")
         super().__init__()
+        similarity_fn_name = similarity_fn_name or "cosine"
         self.encoder = encoder
         self.projection = projection
         self.normalize_embeddings = normalize_embeddings
@@ -62,6 +78,7 @@ class SentenceEncoder(nn.Module):
         self.quantization_ranges = (None if quantization_ranges is None
                                     else np.asarray(quantization_ranges, dtype=np.float32))
         self.default_backend = default_backend
+        self.truncate_dim = None if truncate_dim is None else check_int("truncate_dim", truncate_dim)
 
     # ------------------------------------------------------------------ building
     @classmethod
@@ -91,11 +108,17 @@ class SentenceEncoder(nn.Module):
             **model_kwargs: passed to transformers' ``from_pretrained``; ``verify=False`` skips
                 hashing a textcl folder's files against its manifest (sizes are always checked);
                 ``backend="onnx"`` sets :meth:`encode`'s default inference engine (saved with the model).
+                sentence-transformers' load keywords mean what they mean there: ``model_kwargs``,
+                ``processor_kwargs`` (alias ``tokenizer_kwargs``), ``config_kwargs``, ``local_files_only``,
+                and ``truncate_dim``, ``prompts``, ``default_prompt_name``, ``similarity_fn_name``, which
+                override the saved settings (:func:`textcl.interop.st_api.split_load_kwargs`).
 
         Raises:
             FileNotFoundError: a local path that does not exist (no hub lookup is made).
             OSError: a repo id neither the hub nor the cache has; the message names both readings.
         """
+        model_kwargs, settings = split_load_kwargs(model_kwargs)
+        local_only = bool(model_kwargs.pop("local_files_only", False))
         hub = dict(revision=revision, token=token, cache_folder=cache_folder)
         name_or_path = os.fspath(name_or_path)
         if is_local_path(name_or_path) and not os.path.lexists(name_or_path):
@@ -104,9 +127,10 @@ class SentenceEncoder(nn.Module):
             if note:
                 warnings.warn(note, UserWarning, stacklevel=2)
         check_local_folder(name_or_path, verify=model_kwargs.get("verify", True))
-        resolved = resolve_model(name_or_path, **hub)
+        resolved = resolve_model(name_or_path, **hub, local_files_only=local_only)
         backend = model_kwargs.pop("backend", None)
-        kwargs = dict(trust_remote_code=trust_remote_code, **model_kwargs)
+        kwargs = dict(trust_remote_code=trust_remote_code, **model_kwargs,
+                      **({"local_files_only": True} if local_only else {}))
         if resolved.layout == "textcl":
             model = cls._load_textcl(resolved.path, pooling, max_length, kwargs)
         elif resolved.layout == "sentence-transformers":
@@ -134,7 +158,23 @@ class SentenceEncoder(nn.Module):
             from textcl.backends import validate_backend
 
             model.default_backend = validate_backend(backend)
+        model.apply_load_settings(**settings)
         return model.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+
+    def apply_load_settings(self, truncate_dim: int | None = None, prompts: dict[str, str] | None = None,
+                            default_prompt_name: str | None = None, similarity_fn_name: str | None = None) -> None:
+        """Override the saved settings with the ones given at load time (sentence-transformers' meaning)."""
+        if prompts is not None:
+            self.prompts = dict(prompts)
+        if default_prompt_name is not None:
+            if default_prompt_name not in self.prompts:
+                raise ValueError(f"default_prompt_name {default_prompt_name!r} is not one of the prompts "
+                                 f"({', '.join(self.prompts) or 'none'})")
+            self.default_prompt_name = default_prompt_name
+        if similarity_fn_name is not None:
+            self.similarity_fn_name = validate_similarity_fn(similarity_fn_name)
+        if truncate_dim is not None:
+            self.truncate_dim = check_int("truncate_dim", truncate_dim)
 
     @classmethod
     def _load_textcl(cls, path: str, pooling: str | None, max_length: int | None,
@@ -230,9 +270,11 @@ class SentenceEncoder(nn.Module):
         check_int("batch_size", batch_size)
         if normalize is not None:
             normalize_embeddings = normalize if normalize_embeddings is None else normalize_embeddings
+        precision = "float32" if precision is None else precision  # sentence-transformers passes None too
         validate_output_precision(check_not_legacy_precision(precision))
+        truncate_dim = self.truncate_dim if truncate_dim is None else truncate_dim  # the load-time default
         if truncate_dim is not None:
-            check_int("truncate_dim", truncate_dim, 1, self.embedding_dim)
+            truncate_dim = min(check_int("truncate_dim", truncate_dim), self.embedding_dim)
         prefix = self._prompt(prompt_name, prompt)
         if prefix:
             sentences = [prefix + s for s in sentences]
@@ -334,37 +376,6 @@ class SentenceEncoder(nn.Module):
         """
         self.quantization_ranges = calibration_ranges(self.encode(list(sentences), **encode_kwargs))
         return self.quantization_ranges
-
-    def similarity(self, a: Any, b: Any, fn: str | None = None) -> np.ndarray:
-        """Similarity matrix between two sets of embeddings (or sentences, encoded first).
-
-        Args:
-            a: (n, d) embeddings, or sentences.
-            b: (m, d) embeddings, or sentences.
-            fn: ``cosine``, ``dot``, ``euclidean`` or ``manhattan`` (negated distances); default:
-                the model's ``similarity_fn_name``.
-
-        Returns:
-            (n, m) float32 similarities.
-        """
-        x, y = (self._as_matrix(v) for v in (a, b))
-        if x.shape[1] != y.shape[1]:
-            raise ValueError(f"embedding sizes differ: {x.shape} vs {y.shape}")
-        return similarity_matrix(x, y, fn or self.similarity_fn_name)
-
-    def similarity_pairwise(self, a: Any, b: Any, fn: str | None = None) -> np.ndarray:
-        """Row-wise similarity of aligned embeddings (or sentences): (n, d), (n, d) -> (n,)."""
-        x, y = (self._as_matrix(v) for v in (a, b))
-        return similarity_pairwise(x, y, fn or self.similarity_fn_name)
-
-    def _as_matrix(self, v: Any) -> np.ndarray:
-        if isinstance(v, str) or (isinstance(v, (list, tuple)) and v and isinstance(v[0], str)):
-            v = self.encode([v] if isinstance(v, str) else v)
-        if isinstance(v, torch.Tensor):
-            v = v.detach().float().cpu().numpy()
-        v = np.asarray(v, dtype=np.float32)
-        check_finite(as_matrix(v, "embeddings"), "embedding")
-        return v[None, :] if v.ndim == 1 else v
 
     # ------------------------------------------------------------------ saving
     def get_config(self) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any, Iterator
 
 import numpy as np
 import torch
-from transformers import AutoModel, AutoTokenizer
+from transformers import AutoConfig, AutoModel, AutoTokenizer
 
 from textcl.encoders.base import Encoder, validate_texts
 from textcl.encoders.pooling import pool, validate_pooling
@@ -65,18 +65,16 @@ class TransformerEncoder(Encoder):
         self.pooling = validate_pooling(pooling)
         positions = position_limit(model)
         limit = min(getattr(tokenizer, "model_max_length", 512) or 512, 512, positions or 512)
-        special = tokenizer.num_special_tokens_to_add(pair=False) if hasattr(tokenizer, "num_special_tokens_to_add") \
-            else 0  # [CLS] ... [SEP]: a max_length of 2 would keep no word at all
-        self._max_length = limit if max_length is None else check_max_length(max_length, special)
-        if positions is not None and self._max_length > positions:
-            raise ValueError(f"max_length={self._max_length} is more tokens than the model has position embeddings "
-                             f"for ({positions}): pass max_length <= {positions}")
+        self._max_length = limit
+        if max_length is not None:
+            self.max_length = max_length
 
     @classmethod
     def from_pretrained(cls, name_or_path: str, pooling: str = "mean", max_length: int | None = None,
                         trust_remote_code: bool = False, revision: str | None = None,
                         token: str | bool | None = None, cache_folder: str | None = None,
-                        **model_kwargs: Any) -> "TransformerEncoder":
+                        tokenizer_kwargs: dict[str, Any] | None = None, config_kwargs: dict[str, Any] | None = None,
+                        local_files_only: bool = False, **model_kwargs: Any) -> "TransformerEncoder":
         """Load a Hugging Face model (hub repo id or local folder) and its tokenizer.
 
         Local path or repo id is decided by :func:`textcl.hub.is_local_path`: a
@@ -91,6 +89,9 @@ class TransformerEncoder(Encoder):
             revision: branch, tag or commit of a repo id (ignored for a local folder).
             token: hub token for private or gated repos.
             cache_folder: hub cache folder (default: ``HF_HUB_CACHE``).
+            tokenizer_kwargs: passed to ``AutoTokenizer.from_pretrained`` (sentence-transformers' name).
+            config_kwargs: passed to ``AutoConfig.from_pretrained``.
+            local_files_only: read a repo id from the cache only.
             **model_kwargs: passed to ``AutoModel.from_pretrained``.
 
         Raises:
@@ -110,9 +111,15 @@ class TransformerEncoder(Encoder):
         else:
             path = name_or_path
             hub = {"revision": revision, "token": token, "cache_dir": cache_folder}
+        if local_files_only:
+            hub["local_files_only"] = True
         try:
+            if config_kwargs:
+                model_kwargs["config"] = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code, **hub,
+                                                                    **config_kwargs)
             model = AutoModel.from_pretrained(path, trust_remote_code=trust_remote_code, **hub, **model_kwargs)
-            tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code, **hub)
+            tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code, **hub,
+                                                      **(tokenizer_kwargs or {}))
         except hub_errors() as err:
             if not local:
                 raise both_readings_error(name_or_path, "the transformer", err) from err
@@ -127,6 +134,18 @@ class TransformerEncoder(Encoder):
     @property
     def max_length(self) -> int:
         return self._max_length
+
+    @max_length.setter
+    def max_length(self, value: int) -> None:
+        # [CLS] ... [SEP]: a max_length of 2 would keep no word at all
+        special = (self.tokenizer.num_special_tokens_to_add(pair=False)
+                   if hasattr(self.tokenizer, "num_special_tokens_to_add") else 0)
+        check_max_length(value, special)
+        positions = position_limit(self.model)
+        if positions is not None and value > positions:
+            raise ValueError(f"max_length={value} is more tokens than the model has position embeddings "
+                             f"for ({positions}): pass max_length <= {positions}")
+        self._max_length = value
 
     def tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
         texts = validate_texts(texts)

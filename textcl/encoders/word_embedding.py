@@ -259,6 +259,10 @@ class WordEmbeddingEncoder(Encoder):
     def max_length(self) -> int:
         return self._max_length
 
+    @max_length.setter
+    def max_length(self, value: int) -> None:
+        self._max_length = check_int("max_length", value)
+
     def tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
         """Validate and tokenize sentences into right-padded ``input_ids`` / ``attention_mask``."""
         return encode_texts(self.tokenizer, validate_texts(texts), self.max_length)
