@@ -1,8 +1,9 @@
 """One writer per output folder: ``FOLDER/.textcl.lock``, held for the whole run.
 
-The lock is an ``fcntl.flock`` on the lock file, which the kernel releases when
-its holder dies (even by ``kill -9``), so a crashed run never blocks the next
-one. The file also records the holder (pid, host, start time, command) for the
+The lock is an operating-system lock on the lock file (``fcntl.flock`` on POSIX,
+``msvcrt.locking`` of one byte far past the record on Windows), which the kernel
+releases when its holder dies (even by ``kill -9``), so a crashed run never blocks
+the next one. Where neither exists, the record alone decides. The file also records the holder (pid, host, start time, command) for the
 error message, and a holder that is alive on this host is respected even on a
 file system where ``flock`` does not reach across processes.
 """
@@ -10,7 +11,6 @@ file system where ``flock`` does not reach across processes.
 from __future__ import annotations
 
 import datetime
-import fcntl
 import json
 import os
 import socket
@@ -26,6 +26,31 @@ from textcl.storage.read import read_json
 
 __all__ = ["OutputLock", "LOCK_FILE", "read_lock"]
 
+
+
+_FAR = 1 << 30  # Windows locks a byte range: one byte far past the JSON record, which stays writable
+
+
+def _os_lock(fd: int) -> None:
+    """Take the operating system's exclusive lock on ``fd`` without waiting; ``BlockingIOError`` when held."""
+    try:
+        import fcntl
+    except ImportError:
+        fcntl = None
+    if fcntl is not None:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return
+    try:
+        import msvcrt
+    except ImportError:
+        return  # no OS lock here: the holder's record (a live pid on this host) is what refuses a second run
+    os.lseek(fd, _FAR, os.SEEK_SET)
+    try:
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+    except OSError as err:
+        raise BlockingIOError(str(err)) from err
+    finally:
+        os.lseek(fd, 0, os.SEEK_SET)
 
 
 def read_lock(folder: str, name: str = LOCK_FILE) -> dict[str, Any] | None:
@@ -70,7 +95,7 @@ class OutputLock:
         for _ in range(20):  # retried only when the file was replaced between open and flock
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                _os_lock(fd)
             except BlockingIOError:
                 os.close(fd)
                 self._refuse(self._wait_for_info())
