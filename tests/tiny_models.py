@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import os
 
-import torch
 
-WORDS = ("a man woman child dog cat plays playing guitar piano music is are the on in of and sits "
-         "runs eats food street park car red blue big small sleeping sleeps someone people two "
-         "three girl boy horse rides riding water swims beach sun . , !").split()
+def _benchmarks_tiny_bert():
+    """benchmarks/tiny_bert.py, the one builder of the tiny BERT (scripts never import tests, so tests import it)."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks", "tiny_bert.py")
+    spec = importlib.util.spec_from_file_location("textcl_benchmarks_tiny_bert", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_TINY = _benchmarks_tiny_bert()
+WORDS = _TINY.WORDS
 
 SENTENCES = [
     "a man plays the guitar .", "a man is playing music .", "a woman plays the piano .",
@@ -24,20 +33,11 @@ SHARED_DATA = os.path.join(os.path.dirname(REPO_ROOT), "shared", "data")
 
 def make_tiny_bert(path: str, seed: int = 0) -> str:
     """Write a random 2-layer, 32-wide BERT and a word-level WordPiece tokenizer to ``path``."""
-    from transformers import BertConfig, BertModel, BertTokenizerFast
+    from transformers import BertTokenizerFast
 
-    os.makedirs(path, exist_ok=True)
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + WORDS
-    with open(os.path.join(path, "vocab.txt"), "w") as f:
-        f.write("\n".join(vocab) + "\n")
-    # transformers 5 ignores vocab_file= here (every word would become [UNK]); vocab= reads the file
-    tok = BertTokenizerFast(vocab=os.path.join(path, "vocab.txt"), do_lower_case=True)
+    _TINY.make_tiny_bert(path, seed)
+    tok = BertTokenizerFast.from_pretrained(path)
     assert tok.convert_tokens_to_ids("guitar") != tok.unk_token_id
-    tok.save_pretrained(path)
-    torch.manual_seed(seed)
-    cfg = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                     intermediate_size=37, max_position_embeddings=64)
-    BertModel(cfg).save_pretrained(path)
     return path
 
 

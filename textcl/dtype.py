@@ -22,21 +22,21 @@ def cpu_has_fast_bf16() -> bool:
         return False
 
 
-def resolve_dtype(precision: str, device: torch.device | str) -> str:
-    """Turn ``auto`` (or an alias such as ``bf16``) into a concrete precision for ``device``.
+def resolve_dtype(dtype: str, device: torch.device | str) -> str:
+    """Turn ``auto`` (or an alias such as ``bf16``) into a concrete dtype for ``device``.
 
     ``auto`` picks bf16 on a CUDA device that supports it (else fp16) and on a
     CPU with native bf16 instructions, float32 elsewhere.
     """
-    precision = _ALIASES.get(precision, precision)
-    if precision not in DTYPES:
-        raise ValueError(f"unknown dtype {precision!r}: choose one of {', '.join(DTYPES)} "
+    dtype = _ALIASES.get(dtype, dtype)
+    if dtype not in DTYPES:
+        raise ValueError(f"unknown dtype {dtype!r}: choose one of {', '.join(DTYPES)} "
                          "(or fp32 / bf16 / fp16)")
     device = torch.device(device)
-    if precision != "auto":
-        if precision == "float16" and device.type == "cpu":
+    if dtype != "auto":
+        if dtype == "float16" and device.type == "cpu":
             raise ValueError("float16 autocast is for CUDA; on CPU use bfloat16 or float32")
-        return precision
+        return dtype
     if device.type == "cuda":
         return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
     return "bfloat16" if device.type == "cpu" and cpu_has_fast_bf16() else "float32"

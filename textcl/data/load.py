@@ -10,7 +10,7 @@ import datasets
 from textcl.data.files import FORMATS, read_table
 from textcl.hub import both_readings_error, hub_errors, is_local_path, missing_local_path_error
 
-__all__ = ["load_data", "load_local", "is_saved_dataset", "check_data_file", "select_columns", "check_text_columns",
+__all__ = ["load_data", "load_local", "folder_splits", "is_saved_dataset", "check_data_file", "select_columns", "check_text_columns",
            "FILE_BUILDERS"]
 
 FILE_BUILDERS = {ext: fmt for ext, (fmt, _) in FORMATS.items()}  # extension -> format of the one reader
@@ -99,6 +99,24 @@ _SPLIT_NAMES = {"train": "train", "training": "train", "validation": "validation
                 "val": "validation", "dev": "validation", "test": "test", "testing": "test", "eval": "test"}
 
 
+def folder_splits(path: str) -> dict[str, list[str]]:
+    """The data files of a folder by split, named as ``datasets`` names them (see :func:`load_local`)."""
+    files = sorted(os.path.join(root, f) for root, _, names in os.walk(path) for f in names
+                   if os.path.splitext(f)[1].lower() in FORMATS and not f.startswith("."))
+    if not files:
+        raise ValueError(f"{path} holds no data files ({', '.join(FORMATS)}) and is not a saved dataset")
+    splits: dict[str | None, list[str]] = {}
+    for f in files:
+        stem = os.path.splitext(os.path.basename(f))[0].lower()
+        name = next((v for k, v in _SPLIT_NAMES.items()
+                     if stem == k or stem.startswith((k + "-", k + "_", k + "."))), None)
+        splits.setdefault(name, []).append(f)
+    if set(splits) == {None}:
+        return {"train": splits[None]}
+    splits.pop(None, None)
+    return splits
+
+
 def load_local(path: str, split: str = "train", delimiter: str | None = None) -> datasets.Dataset:
     """One split of local data: a file, a ``save_to_disk`` folder, or a folder of data files.
 
@@ -115,19 +133,7 @@ def load_local(path: str, split: str = "train", delimiter: str | None = None) ->
             raise ValueError(f"{path} could not be read as a saved dataset: {_root_cause(err)}") from err
         return _pick_split(ds, split, path) if isinstance(ds, datasets.DatasetDict) else ds
     if os.path.isdir(path):
-        files = sorted(os.path.join(root, f) for root, _, names in os.walk(path) for f in names
-                       if os.path.splitext(f)[1].lower() in FORMATS and not f.startswith("."))
-        if not files:
-            raise ValueError(f"{path} holds no data files ({', '.join(FORMATS)}) and is not a saved dataset")
-        splits: dict[str, list[str]] = {}
-        for f in files:
-            stem = os.path.splitext(os.path.basename(f))[0].lower()
-            name = next((v for k, v in _SPLIT_NAMES.items() if stem == k or stem.startswith((k + "-", k + "_",
-                                                                                            k + "."))), None)
-            splits.setdefault(name, []).append(f)
-        if set(splits) == {None}:
-            splits = {"train": splits[None]}
-        splits.pop(None, None)
+        splits = folder_splits(path)
         wanted = _SPLIT_NAMES.get(split, split)
         if wanted not in splits:
             raise ValueError(f"{path} has no split {split!r}; it has: {', '.join(splits)}")

@@ -28,7 +28,7 @@ def load_table(source: str | os.PathLike, name: str | None = None, **kwargs: Any
     """
     import datasets  # heavy imports: only when user data is actually evaluated
 
-    from textcl.data.load import is_saved_dataset, load_local
+    from textcl.data.load import folder_splits, is_saved_dataset, load_local
     from textcl.hub import both_readings_error, hub_errors, is_local_path, missing_local_path_error
 
     source = os.fspath(source)
@@ -41,14 +41,7 @@ def load_table(source: str | os.PathLike, name: str | None = None, **kwargs: Any
             return ds if isinstance(ds, datasets.DatasetDict) else datasets.DatasetDict({"train": ds})
         if os.path.isfile(path):
             return datasets.DatasetDict({"train": load_local(path)})
-        splits = {}
-        for split in ("train", "validation", "test"):
-            try:
-                splits[split] = load_local(path, split)
-            except ValueError as err:
-                if "has no split" not in str(err):
-                    raise
-        return datasets.DatasetDict(splits)
+        return datasets.DatasetDict({split: load_local(path, split) for split in folder_splits(path)})
     try:
         return datasets.load_dataset(source, name, **kwargs)
     except hub_errors() as err:
