@@ -220,3 +220,23 @@ def test_network_guard_blocks_the_outside_and_keeps_loopback(network_attempts):
         with socket.create_connection(server.getsockname(), timeout=5):
             pass
     assert os.environ["HF_HUB_OFFLINE"] == "1" and huggingface_hub.constants.HF_HUB_OFFLINE
+
+
+@pytest.mark.parametrize("repo", ["org/plain", "org/st", "org/textcl"])
+def test_local_files_only_reaches_the_hub_boundary(hub_cache, repo, monkeypatch):
+    """SentenceEncoder(repo, local_files_only=True), as SentenceTransformer takes it: cache only, every layout."""
+    import huggingface_hub
+
+    cache, snaps = hub_cache
+    seen = []
+    real = huggingface_hub.hf_hub_download
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("local_files_only"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", spy)
+    model = SentenceEncoder(repo, cache_folder=cache, local_files_only=True, device="cpu")
+    direct = SentenceEncoder.from_pretrained(snaps[repo], device="cpu")
+    torch.testing.assert_close(embed(model), embed(direct), rtol=0, atol=0)
+    assert seen and all(seen)
