@@ -65,11 +65,9 @@ def fine_tune(clf: Any, texts: list[str], y: np.ndarray, validation: tuple[list[
         return {"accuracy": float(100 * np.mean(pred == validation[1]))}
 
     projection = clf.encoder.projection
-    if projection is not None and projection.mlp_only_train:
+    train_only_projection = projection if projection is not None and projection.mlp_only_train else None
+    if train_only_projection is not None:
         clf.encoder.projection = None  # a train-only projection is skipped at inference: the head never sees it
-        stack_restore = projection
-    else:
-        stack_restore = None
     with contextlib.ExitStack() as stack:
         folder = run_dir or stack.enter_context(tempfile.TemporaryDirectory(prefix="textcl-classify-"))
         config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
@@ -102,8 +100,8 @@ def fine_tune(clf: Any, texts: list[str], y: np.ndarray, validation: tuple[list[
         result.best_epoch = math.ceil(keep.best_step / steps_per_epoch)
         result.best_val_accuracy = keep.stopper.best
         result.stopped_early = keep.stopper.should_stop and trained.steps < epochs * steps_per_epoch
-    if stack_restore is not None:
-        clf.encoder.projection = stack_restore
+    if train_only_projection is not None:
+        clf.encoder.projection = train_only_projection
     clf.eval()
     result.train_seconds = time.perf_counter() - start
     return result

@@ -8,7 +8,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
 import datasets
@@ -58,6 +58,7 @@ class _Run:
     state: TrainerState
     start_epoch: int = 0
     skip: int = 0
+    params: list = field(default_factory=list)
 
 
 class Trainer:
@@ -221,11 +222,12 @@ class Trainer:
                 find_unused_parameters=True)
         steps_per_epoch = math.ceil(len(self._batches(0)) / cfg.grad_accum_steps)
         total = cfg.max_steps or steps_per_epoch * cfg.epochs
-        optimizer, scheduler = build_optimizer(self._parameters(), cfg.lr, cfg.weight_decay, self.device,
+        params = self._parameters()  # built once: the clip of every step reuses it
+        optimizer, scheduler = build_optimizer(params, cfg.lr, cfg.weight_decay, self.device,
                                                total, int(cfg.warmup_ratio * total))
         scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "float16")
         self.state = TrainerState(total_steps=total, log_history=self.history)
-        run = _Run(net, optimizer, scheduler, scaler, self.state)
+        run = _Run(net, optimizer, scheduler, scaler, self.state, params=params)
         if resume_from:
             saved = load_checkpoint(resume_from, self.model)
             if "loss_state" in saved:  # a loss with weights (a classification head)
@@ -366,7 +368,7 @@ class Trainer:
         average_gradients(self.loss.parameters())  # DDP averages the model's; a loss's own weights are averaged here
         if self.config.max_grad_norm:
             run.scaler.unscale_(run.optimizer)
-            torch.nn.utils.clip_grad_norm_(self._parameters(), self.config.max_grad_norm)
+            torch.nn.utils.clip_grad_norm_(run.params, self.config.max_grad_norm)
         run.scaler.step(run.optimizer)
         if self.queue is not None:
             self.queue.update(self.model)  # the momentum encoder trails the stepped weights
