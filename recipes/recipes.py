@@ -18,6 +18,10 @@ Subcommands:
   queue (one seed per variant, chosen on dev), then the chosen variant with three seeds.
 * ``minilm``: all-MiniLM-L6-v2 fine-tuned on the triplets with textcl (InfoNCE) and with
   sentence-transformers (MultipleNegativesRankingLoss) at the same batch size, epochs and data.
+* ``minilm_mix``: all-MiniLM-L6-v2 on the triplets (InfoNCE) and STS-B train (CoSENT) at once, optionally
+  Matryoshka; ``--stage select`` ranks the candidates on STS-B dev, ``--stage seeds`` runs the chosen one with
+  three seeds and its Matryoshka curve, ``--stage st`` runs sentence-transformers' equivalent
+  (``recipe_runs/minilm_mix.py``).
 * ``summary``: pools the quickstart runs of several entries (``--inputs select_8ep,seeds_st_10ep``) into one
   table by seed (entry ``summary<tag>``).
 
@@ -45,16 +49,17 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from recipe_runs.cnn import cnn  # noqa: E402
 from recipe_runs.common import DEFAULT_DATA  # noqa: E402
 from recipe_runs.minilm import minilm  # noqa: E402
+from recipe_runs.minilm_mix import minilm_mix  # noqa: E402
 from recipe_runs.quickstart import quickstart, summary  # noqa: E402
 from recipe_runs.unsup import unsup  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("which", choices=("quickstart", "cnn", "unsup", "minilm", "summary"))
+    p.add_argument("which", choices=("quickstart", "cnn", "unsup", "minilm", "minilm_mix", "summary"))
     p.add_argument("--data", default=DEFAULT_DATA)
     p.add_argument("--output", default=os.path.join(tempfile.gettempdir(), "textcl_recipes"))
-    p.add_argument("--stage", choices=("select", "seeds"), default="select")
+    p.add_argument("--stage", choices=("select", "seeds", "st"), default="select")
     p.add_argument("--candidates", default="", help="comma-separated subset of the candidates (select stage)")
     p.add_argument("--candidate", default="current",
                    help="the candidate chosen on dev (seeds stage); for cnn: the quickstart recipe it trains with")
@@ -76,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    {"quickstart": quickstart, "cnn": cnn, "unsup": unsup, "minilm": minilm,
+    {"quickstart": quickstart, "cnn": cnn, "unsup": unsup, "minilm": minilm, "minilm_mix": minilm_mix,
      "summary": summary}[args.which](args)
     return 0
 

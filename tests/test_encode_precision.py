@@ -71,7 +71,9 @@ def test_sorting_by_tokens_not_characters(model):
 
 def test_encoders_without_length_sorted_batches_still_encode(model, sentences, monkeypatch):
     # the generic path (RNN / word-average encoders): sort by estimated length, tokenize per batch
-    monkeypatch.setattr(type(model.encoder), "length_sorted_batches", None, raising=False)
+    from textcl.encoders.base import Encoder
+
+    monkeypatch.setattr(type(model.encoder), "length_sorted_batches", Encoder.length_sorted_batches)
     np.testing.assert_allclose(model.encode(sentences, batch_size=3, dtype="float32"),
                                np.stack([model.encode([s], dtype="float32")[0] for s in sentences]),
                                atol=1e-5)

@@ -9,7 +9,7 @@ import sys
 __all__ = ["main", "build_parser"]
 
 # subcommand modules, each exposing register(subparsers) and run(args)
-COMMANDS = ("train", "eval", "encode", "search", "classify", "quickstart")
+COMMANDS = ("train", "eval", "encode", "search", "mine", "classify", "quickstart")
 
 
 def build_parser() -> argparse.ArgumentParser:

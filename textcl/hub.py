@@ -44,8 +44,8 @@ HF_CONFIG = "config.json"  # a Hugging Face model folder
 def folder_kind(path: str) -> str | None:
     """``"textcl"``, ``"sentence-transformers"``, ``"transformers"`` or None for ``path``.
 
-    A textcl folder is recognised first: textcl never writes ``modules.json`` into
-    its own folders, so a folder with both was not written by textcl alone.
+    A textcl folder is recognised first: it also carries sentence-transformers' ``modules.json``
+    (so that ``SentenceTransformer(path)`` loads it), but ``textcl_config.json`` decides how textcl reads it.
     """
     if not os.path.isdir(path):
         return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import torch
@@ -15,7 +15,7 @@ from textcl.dtype import autocast, check_not_legacy_precision, resolve_dtype
 from textcl.encoders.base import Encoder, validate_texts
 from textcl.encoders.registry import encoder_class
 from textcl.hub import TEXTCL_CONFIG, is_local_path, resolve_model
-from textcl.interop.sentence_transformers import load_st_dense, read_st_folder
+from textcl.interop.sentence_transformers import load_st_dense, read_st_folder, write_st_modules
 from textcl.interop.st_api import SentenceTransformerAPI, split_load_kwargs
 from textcl.model_folder import FORMAT_VERSION, check_local_folder, read_textcl_folder, write_textcl_folder
 from textcl.projection import ProjectionHead
@@ -23,6 +23,7 @@ from textcl.quantization import calibration_ranges, quantize, validate_output_pr
 from textcl.settings import check_int
 from textcl.similarity import check_finite, validate_similarity_fn
 from textcl.storage import recover_folder
+from textcl.threads import ThreadPlan
 
 __all__ = ["SentenceEncoder", "TEXTCL_CONFIG"]
 
@@ -106,7 +107,7 @@ class SentenceEncoder(SentenceTransformerAPI, nn.Module):
             token: hub token for private or gated repos (default: saved login / ``HF_TOKEN``).
             cache_folder: hub cache folder (default: ``HF_HUB_CACHE``).
             **model_kwargs: passed to transformers' ``from_pretrained``; ``verify=False`` skips
-                hashing a textcl folder's files against its manifest (sizes are always checked);
+                checking a textcl folder's files' sizes and hashes against its manifest (with a warning);
                 ``backend="onnx"`` sets :meth:`encode`'s default inference engine (saved with the model).
                 sentence-transformers' load keywords mean what they mean there: ``model_kwargs``,
                 ``processor_kwargs`` (alias ``tokenizer_kwargs``), ``config_kwargs``, ``local_files_only``,
@@ -219,7 +220,8 @@ class SentenceEncoder(SentenceTransformerAPI, nn.Module):
                device: str | torch.device | list[str | torch.device] | None = None,
                normalize_embeddings: bool | None = None, truncate_dim: int | None = None,
                dtype: str = "auto", backend: str | None = None, quantization_ranges: np.ndarray | None = None,
-               normalize: bool | None = None, texts: Any = None) -> np.ndarray | torch.Tensor:
+               normalize: bool | None = None, texts: Any = None, threads: int | None = None
+               ) -> np.ndarray | torch.Tensor:
         """Embed sentences; the arguments follow ``sentence_transformers.SentenceTransformer.encode``.
 
         Sentences are batched by token length (less padding), each tokenized once,
@@ -254,6 +256,9 @@ class SentenceEncoder(SentenceTransformerAPI, nn.Module):
             quantization_ranges: (2, dim) per-dimension min/max for int8/uint8.
             normalize: deprecated alias of ``normalize_embeddings``.
             texts: deprecated alias of ``sentences``.
+            threads: intra-op threads (torch and ONNX Runtime), restored afterwards; default: chosen from
+                the cores other processes leave free (:mod:`textcl.threads`; results may then differ in the
+                last bit between calls). With a list of devices: each CPU worker's threads.
 
         Returns:
             ``(n, dim)`` embeddings (``(dim,)`` for a single string); dim is ``truncate_dim``
@@ -282,11 +287,13 @@ class SentenceEncoder(SentenceTransformerAPI, nn.Module):
             from textcl.backends.multiprocess import encode_multi_process
 
             emb = torch.from_numpy(encode_multi_process(
-                self, sentences, list(device), batch_size=batch_size, dtype=dtype, backend=backend))
+                self, sentences, list(device), batch_size=batch_size, dtype=dtype, backend=backend,
+                threads_per_worker=threads))
         else:
             if device is not None:
                 self.to(device)
-            emb = self._embed(sentences, batch_size, dtype, backend, show_progress_bar)  # (n, dim) float32, CPU
+            with ThreadPlan(threads, rows=len(sentences)) as plan:  # (n, dim) float32, CPU
+                emb = self._embed(sentences, batch_size, dtype, backend, show_progress_bar, plan.advance)
         check_finite(emb, "embedding of sentence", texts=sentences)
         if truncate_dim is not None:
             emb = emb[:, :truncate_dim]
@@ -317,7 +324,7 @@ class SentenceEncoder(SentenceTransformerAPI, nn.Module):
         return self.prompts[name]
 
     def _embed(self, sentences: list[str], batch_size: int, dtype: str, backend: str | None,
-               show_progress_bar: bool) -> torch.Tensor:
+               show_progress_bar: bool, advance: Callable[[int], None]) -> torch.Tensor:
         """Float32 embeddings after the model's own normalisation, in input order, on the CPU.
 
         Shape: (n, embedding_dim)
@@ -333,13 +340,14 @@ class SentenceEncoder(SentenceTransformerAPI, nn.Module):
             # weight across batches only outside inference mode (else it re-casts every
             # weight on every batch, twice the copies).
             with torch.no_grad(), autocast(dtype, device):
-                batches = tqdm(self._length_sorted_batches(sentences, batch_size), disable=not show_progress_bar,
+                batches = tqdm(self.encoder.length_sorted_batches(sentences, batch_size), disable=not show_progress_bar,
                                total=-(-len(sentences) // batch_size), desc="Encoding", unit="batch")
                 for idx, features in batches:
                     emb = forward({k: v.to(device) for k, v in features.items()}).float()  # (batch, dim)
                     if self.normalize_embeddings:
                         emb = torch.nn.functional.normalize(emb, dim=-1)
                     out[torch.from_numpy(idx)] = emb.cpu()
+                    advance(len(idx))  # the rows counter (progress, thread re-decisions)
         finally:
             self.train(was_training)
         return out
@@ -351,23 +359,6 @@ class SentenceEncoder(SentenceTransformerAPI, nn.Module):
         if validate_backend(backend) == "torch":
             return self
         return cached_backend(self, backend)  # prepared once, rebuilt when the weights change
-
-    def _length_sorted_batches(self, texts: list[str], batch_size: int
-                               ) -> Iterator[tuple[np.ndarray, dict[str, torch.Tensor]]]:
-        """``(indices, features)`` batches, longest sentences first.
-
-        Transformer encoders tokenize once and sort by real token count; other
-        encoders sort by their :meth:`Encoder.token_lengths` estimate and
-        tokenize batch by batch.
-        """
-        batches = getattr(self.encoder, "length_sorted_batches", None)
-        if batches is not None:
-            yield from batches(texts, batch_size)
-            return
-        order = np.argsort([-n for n in self.encoder.token_lengths(texts)], kind="stable")
-        for start in range(0, len(texts), batch_size):
-            idx = order[start:start + batch_size]
-            yield idx, self.encoder.tokenize([texts[i] for i in idx])
 
     def calibrate_quantization(self, sentences: Iterable[str], **encode_kwargs: Any) -> np.ndarray:
         """Set (and return) the int8/uint8 ranges from a sample of sentences; saved with the model.
@@ -422,7 +413,9 @@ class SentenceEncoder(SentenceTransformerAPI, nn.Module):
             return
         if format != "textcl":
             raise ValueError(f"unknown save format {format!r}: choose 'textcl' or 'sentence-transformers'")
-        write_textcl_folder(path, self.encoder, self.projection, self.get_config(), overwrite)
+        # sentence-transformers' pipeline files too: SentenceTransformer(path) loads the folder (docs/format.md)
+        write_textcl_folder(path, self.encoder, self.projection, self.get_config(), overwrite,
+                            extra_files=lambda tmp: write_st_modules(self, tmp))
 
     # ------------------------------------------------------------------ publishing
     def push_to_hub(self, repo_id: str, token: str | bool | None = None, private: bool | None = None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 from safetensors.torch import save_file
@@ -16,7 +17,7 @@ from textcl.projection import ProjectionHead
 from textcl.storage import atomic_folder, check_format_version, read_manifest, verify_manifest
 from textcl.storage.read import read_json, read_safetensors
 
-__all__ = ["FORMAT_VERSION", "PROJECTION_WEIGHTS", "read_textcl_folder", "write_textcl_folder", "check_local_folder"]
+__all__ = ["FORMAT_VERSION", "PROJECTION_WEIGHTS", "check_local_folder", "read_textcl_folder", "write_textcl_folder"]
 
 PROJECTION_WEIGHTS = "projection.safetensors"
 FORMAT_VERSION = 2  # 2: every folder has a manifest (docs/format.md); 1: none, loaded with a warning
@@ -27,7 +28,7 @@ def read_textcl_folder(path: str, pooling: str | None, max_length: int | None, k
     """The encoder, projection head and ``textcl_config.json`` of a textcl folder, checked against its manifest.
 
     ``pooling`` / ``max_length`` override the saved values; ``kwargs`` go to the encoder's ``load``
-    (``verify=False`` skips hashing the files; sizes are always checked).
+    (``verify=False`` skips the files' size and hash checks, with a warning).
     """
     verify = kwargs.pop("verify", True)
     cfg_path = os.path.join(path, TEXTCL_CONFIG)
@@ -56,8 +57,12 @@ def read_textcl_folder(path: str, pooling: str | None, max_length: int | None, k
 
 
 def write_textcl_folder(path: str, encoder: Encoder, projection: ProjectionHead | None, config: dict[str, Any],
-                        overwrite: bool) -> None:
-    """Write a textcl folder atomically: the encoder's files, the projection weights and ``textcl_config.json``."""
+                        overwrite: bool, extra_files: Callable[[str], None] | None = None) -> None:
+    """Write a textcl folder atomically: the encoder's files, the projection weights and ``textcl_config.json``.
+
+    ``extra_files(tmp)`` then adds more files (sentence-transformers' pipeline files, the model card)
+    before the manifest is written, so that they are checked like the rest.
+    """
 
     def same_kind(existing: str) -> bool:  # a re-save of a model with this encoder kind
         return read_json(os.path.join(existing, TEXTCL_CONFIG)).get("encoder_kind") == encoder.kind
@@ -69,6 +74,8 @@ def write_textcl_folder(path: str, encoder: Encoder, projection: ProjectionHead 
             save_file(state, os.path.join(tmp, PROJECTION_WEIGHTS))
         with open(os.path.join(tmp, TEXTCL_CONFIG), "w", encoding="utf-8") as f:
             json.dump(config, f, indent=2)
+        if extra_files is not None:
+            extra_files(tmp)
 
 
 def check_local_folder(path: str, verify: bool) -> None:

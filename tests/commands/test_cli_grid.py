@@ -103,6 +103,11 @@ def _search(tmp, *extra):
             "--device", "cpu", *extra]
 
 
+def _mine(tmp, *extra):
+    return ["mine", "--model", NO_MODEL, "--data", f"{tmp}/pairs.csv", "--output", f"{tmp}/mined.jsonl",
+            "--device", "cpu", *extra]
+
+
 def _clf(tmp, *extra):
     return ["classify", "--model", NO_MODEL, "--train", f"{tmp}/labelled.csv", "--output", f"{tmp}/clf",
             "--freeze", "--epochs", "1", "--device", "cpu", *extra]
@@ -155,6 +160,16 @@ CASES = [
          ("garbage.npy",)),
     Case("search", "bad_flag_parse", lambda t: _search(t, "--top-k", "all"), ("--top-k",), code=2),
     Case("search", "bad_flag_value", lambda t: _search(t, "--top-k", "0"), ("--top-k",)),
+    # mine
+    Case("mine", "missing_input", lambda t: _replace(_mine(t), "--data", f"{t}/missing.csv"), ("missing.csv",)),
+    Case("mine", "bad_input_format", lambda t: _replace(_mine(t), "--data", f"{t}/latin1.csv"), ("latin1.csv",)),
+    Case("mine", "output_is_file", lambda t: _replace(_mine(t), "--output", f"{t}/plain_file"), ("plain_file",)),
+    Case("mine", "output_is_folder", lambda t: _replace(_mine(t), "--output", f"{t}/foreign"),
+         ("foreign", "--overwrite")),
+    Case("mine", "output_not_writable", lambda t: _replace(_mine(t), "--output", f"{t}/plain_file/m.jsonl"),
+         ("plain_file",)),
+    Case("mine", "bad_flag_parse", lambda t: _mine(t, "--num-negatives", "x"), ("--num-negatives",), code=2),
+    Case("mine", "bad_flag_value", lambda t: _mine(t, "--num-negatives", "0"), ("--num-negatives",)),
     # classify (train)
     Case("classify", "missing_input", lambda t: _replace(_clf(t), "--train", f"{t}/missing.csv"), ("missing.csv",)),
     Case("classify", "bad_input_format", lambda t: _replace(_clf(t), "--train", f"{t}/latin1_labelled.csv"),
@@ -285,7 +300,7 @@ def test_grid_covers_every_command_and_cell():
     for command in commands:
         cells = {c.cell for c in CASES if c.command.split()[0] == command}
         assert {"missing_input", "bad_input_format", "bad_flag_value"} <= cells, command
-    writers = {"train", "eval", "encode", "classify", "quickstart"}
+    writers = {"train", "eval", "encode", "classify", "quickstart", "mine"}
     for command in writers:
         cells = {c.cell for c in CASES if c.command.split()[0] == command}
         assert {"output_is_file", "output_not_writable"} <= cells or command == "classify", command

@@ -127,3 +127,74 @@ def test_train_cli_reads_a_hub_dataset(fake_load_dataset, tiny_bert_dir, tmp_pat
                                         {"split": "train", "revision": "r1", "token": "hf_t"})]
     out = capsys.readouterr().out
     assert json.loads(out[out.index("{"):out.rindex("}") + 1])["steps"] == 1
+
+
+# ---------------------------------------------------------------- hub dataset configs (a real datasets cache, offline)
+
+ALL_NLI = {"pair": ["anchor", "positive"], "triplet": ["anchor", "positive", "negative"],
+           "pair-score": ["sentence1", "sentence2", "score"]}
+
+
+@pytest.fixture(scope="module")
+def all_nli_cache(tmp_path_factory):
+    """A ``datasets`` cache holding three configs of ``sentence-transformers/all-nli``, as an offline run finds it.
+
+    Each config is prepared by the json builder from a tiny file, then moved to where ``load_dataset``
+    looks for a hub dataset it cannot reach: ``CACHE/sentence-transformers___all-nli/CONFIG/VERSION/HASH``.
+    """
+    import shutil
+
+    from datasets.data_files import DataFilesDict
+    from datasets.packaged_modules.json.json import Json
+
+    root = tmp_path_factory.mktemp("hf_datasets")
+    cache = root / "cache"
+    for config, cols in ALL_NLI.items():
+        src = root / f"{config}.jsonl"
+        src.write_text("".join(json.dumps({c: (i / 5 if c == "score" else f"{config} {c} {i}") for c in cols}) + "\n"
+                               for i in range(6)))
+        builder = Json(cache_dir=str(cache / "build"), dataset_name="all-nli", config_name=config, hash="0123abcd",
+                       data_files=DataFilesDict.from_patterns({"train": [str(src)]}))
+        builder.download_and_prepare()
+        shutil.move(builder.cache_dir, cache / "sentence-transformers___all-nli" / config / "0.0.0" / "0123abcd")
+    shutil.rmtree(cache / "build")
+    return str(cache)
+
+
+@pytest.mark.parametrize("config", sorted(ALL_NLI))
+def test_a_config_name_selects_the_config(all_nli_cache, config):
+    ds = load_data("sentence-transformers/all-nli", name=config, cache_folder=all_nli_cache)
+    assert ds.column_names == ALL_NLI[config] and len(ds) == 6
+    assert ds[2][ALL_NLI[config][0]] == f"{config} {ALL_NLI[config][0]} 2"
+
+
+def test_a_missing_or_unknown_config_is_one_line_listing_them(all_nli_cache):
+    with pytest.raises(ValueError) as err:
+        load_data("sentence-transformers/all-nli", cache_folder=all_nli_cache)
+    assert "\n" not in str(err.value)
+    assert "has 3 configs: pair, pair-score, triplet; choose one with --data-config NAME" in str(err.value)
+    with pytest.raises(ValueError, match="has no config 'pairs'; it has: pair, pair-score, triplet") as err:
+        load_data("sentence-transformers/all-nli", name="pairs", cache_folder=all_nli_cache)
+    assert "\n" not in str(err.value)
+
+
+def test_a_config_name_for_local_data_is_refused(tmp_path):
+    path = tmp_path / "pairs.csv"
+    path.write_text("a,b\nx,y\n")
+    for source in (str(path), ["x", "y"]):
+        with pytest.raises(ValueError, match="selects a config of a hub dataset"):
+            load_data(source, name="pair")
+
+
+def test_train_cli_takes_data_config(all_nli_cache, tiny_bert_dir, tmp_path, capsys):
+    from textcl.cli import main
+
+    argv = ["train", "--model", tiny_bert_dir, "--data", "sentence-transformers/all-nli", "--view", "triplet",
+            "--max-steps", "1", "--batch-size", "3", "--device", "cpu", "--cache-folder", all_nli_cache]
+    assert main([*argv, "--output", str(tmp_path / "a"), "--data-config", "triplet"]) == 0
+    record = json.loads((tmp_path / "a" / "train_config.json").read_text())
+    assert record["data"]["data_config"] == "triplet"
+    capsys.readouterr()
+    assert main([*argv, "--output", str(tmp_path / "b")]) != 0
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "choose one with --data-config" in err, err

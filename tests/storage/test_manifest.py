@@ -8,8 +8,16 @@ import os
 
 import pytest
 
-from textcl.storage import (MANIFEST_FILE, CorruptFolderError, FormatVersionError, MissingManifestError,
-                            read_manifest, sha256_file, verify_manifest, write_manifest)
+from textcl.storage import (
+    MANIFEST_FILE,
+    CorruptFolderError,
+    FormatVersionError,
+    MissingManifestError,
+    read_manifest,
+    sha256_file,
+    verify_manifest,
+    write_manifest,
+)
 
 FILES = {"config.json": b'{"a": 1}', "model.safetensors": bytes(range(256)) * 40,
          "tokenizer/vocab.txt": b"the\nof\nand\n"}
@@ -50,28 +58,54 @@ def test_deleted_file_is_named(tmp_path, rel):
     assert rel.split("/")[-1] in str(err.value) and "re-save the model" in str(err.value)
 
 
-@pytest.mark.parametrize("rel", sorted(FILES))
-def test_truncated_file_is_named_even_without_hashing(tmp_path, rel):
-    folder = _folder(tmp_path)
-    path = folder / rel
-    path.write_bytes(path.read_bytes()[:-3])
-    for verify in (True, False):
-        with pytest.raises(CorruptFolderError, match="is corrupt: .* bytes, the manifest records") as err:
-            verify_manifest(str(folder), verify=verify)
-        assert err.value.file.endswith(rel.split("/")[-1]) and "not a fix" in str(err.value)
+FIXES = ("re-save the folder", "verify=False (--no-verify)", "skip the size and hash checks")
 
 
-@pytest.mark.parametrize("rel", sorted(FILES))
-def test_flipped_byte_is_named_when_hashing(tmp_path, rel):
-    folder = _folder(tmp_path)
-    path = folder / rel
+def _hand_edit(path, same_size: bool) -> None:
     data = bytearray(path.read_bytes())
-    data[len(data) // 2] ^= 0x01
+    if same_size:
+        data[len(data) // 2] ^= 0x01  # one flipped byte: only the hash sees it
+    else:
+        data = data[:-3] + b"edited!"  # an edit that changes the size
     path.write_bytes(bytes(data))
-    with pytest.raises(CorruptFolderError, match="SHA-256 differs") as err:
+
+
+@pytest.mark.parametrize("rel", sorted(FILES))
+@pytest.mark.parametrize("same_size", [False, True])
+def test_hand_edited_file_is_refused_naming_it_and_both_fixes(tmp_path, rel, same_size):
+    folder = _folder(tmp_path)
+    _hand_edit(folder / rel, same_size)
+    with pytest.raises(CorruptFolderError, match="is corrupt or was edited since the save") as err:
         verify_manifest(str(folder))
-    assert err.value.file.endswith(rel.split("/")[-1])
-    assert verify_manifest(str(folder), verify=False) is not None  # same size: only hashing sees it
+    message = str(err.value)
+    assert err.value.file == os.path.join(str(folder), *rel.split("/")) and err.value.file in message
+    assert "\n" not in message and all(fix in message for fix in FIXES), message
+    assert ("SHA-256" in message) == same_size and ("bytes" in message) != same_size
+
+
+@pytest.mark.parametrize("rel", sorted(FILES))
+@pytest.mark.parametrize("same_size", [False, True])
+def test_verify_false_skips_size_and_hash_checks_with_a_warning(tmp_path, rel, same_size):
+    folder = _folder(tmp_path)
+    _hand_edit(folder / rel, same_size)
+    with pytest.warns(UserWarning, match=r"without checking its files' sizes and SHA-256.*--no-verify"):
+        assert verify_manifest(str(folder), verify=False)["kind"] == "test"
+
+
+def test_verify_false_still_refuses_missing_and_unexpected_files(tmp_path):
+    folder = _folder(tmp_path)
+    (folder / "stray.json").write_text("{}")
+    with pytest.raises(CorruptFolderError, match="stray.json is not part of the saved folder"):
+        verify_manifest(str(folder), verify=False)
+    os.remove(folder / "stray.json")
+    os.remove(folder / "config.json")
+    with pytest.raises(CorruptFolderError, match="config.json is missing"):
+        verify_manifest(str(folder), verify=False)
+
+
+def test_an_intact_folder_gives_no_warning(tmp_path, recwarn):
+    verify_manifest(str(_folder(tmp_path)))
+    assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
 
 
 def test_extra_files(tmp_path):

@@ -103,9 +103,9 @@ def test_tensorboard_events_hold_the_logged_scalars(tiny_bert_dir, tmp_path):
     result = Trainer(model, InfoNCE(), PairView(), data, cfg).train()
     events = EventAccumulator(str(tmp_path / "tb" / "runs"))
     events.Reload()
-    losses = [e.value for e in events.Scalars("loss")]
+    losses = [e.value for e in events.Scalars("train/loss")]
     logged = [r["loss"] for r in result.history if "loss" in r]
-    assert [e.step for e in events.Scalars("loss")] == [1, 2, 3]
+    assert [e.step for e in events.Scalars("train/loss")] == [1, 2, 3]
     np.testing.assert_allclose(losses, logged, rtol=1e-6)
 
 

@@ -34,7 +34,7 @@ def test_views_declare_columns_and_refuse_missing_or_ragged_ones():
 
 
 def test_make_view_by_name():
-    assert set(VIEWS) == {"dropout", "pair", "triplet", "labeled_pair"}
+    assert set(VIEWS) == {"dropout", "pair", "triplet", "labeled_pair", "scored_pair", "distillation"}
     assert isinstance(make_view("pair"), PairView)
     with pytest.raises(ValueError, match="choose one of"):
         make_view("nope")

@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import copy
+import inspect
 import itertools
 import os
 import queue
@@ -28,6 +29,8 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 import torch.multiprocessing as mp
+
+from textcl.threads import split_threads
 
 __all__ = ["EncodePool", "start_pool", "encode_with_pool", "stop_pool", "encode_multi_process"]
 
@@ -54,8 +57,9 @@ def start_pool(model_or_path: Any, devices: Sequence[str], *, threads_per_worker
         model_or_path: a :class:`textcl.SentenceEncoder`, or a name / folder each worker
             loads with ``loader`` (then no weights cross processes).
         devices: one device per worker, e.g. ``["cuda:0", "cuda:1"]`` or ``["cpu", "cpu"]``.
-        threads_per_worker: torch threads of each CPU worker (default: this process's
-            thread count divided among the CPU workers, at least 1).
+        threads_per_worker: threads of each CPU worker (default: the count
+            :class:`textcl.threads.ThreadPlan` chooses from the free cores, divided among
+            the CPU workers, at least 1); each worker's encodes are pinned to it.
         model_kwargs: keyword arguments for ``loader`` (with a name or folder).
         loader: with a name or folder, the function each worker loads it with, e.g.
             ``SentenceEncoder.from_pretrained`` (passed in, so that this module, which the model
@@ -71,7 +75,7 @@ def start_pool(model_or_path: Any, devices: Sequence[str], *, threads_per_worker
     if not devices:
         raise ValueError("devices is empty: give at least one device, e.g. ['cpu', 'cpu'] or ['cuda:0', 'cuda:1']")
     n_cpu = sum(d == "cpu" for d in devices)
-    threads = threads_per_worker or max(1, torch.get_num_threads() // max(1, n_cpu))
+    threads = split_threads(n_cpu, threads_per_worker)
     if isinstance(model_or_path, (str, os.PathLike)):
         if loader is None:
             raise ValueError("with a name or folder, pass loader=SentenceEncoder.from_pretrained (or pass the loaded "
@@ -189,8 +193,11 @@ def _worker(device: str, payload: Any, model_kwargs: dict[str, Any], threads: in
     except Exception as err:  # reported to the caller, which is waiting on the queue
         outputs.put((None, None, None, (type(err).__name__, f"worker on {device} could not load the model: {err}")))
         return
+    pin = device == "cpu" and "threads" in inspect.signature(model.encode).parameters
     while (item := inputs.get()) is not None:
         job, i, texts, kwargs = item
+        if pin:
+            kwargs = {"threads": threads, **kwargs}  # the pool decided: no worker measures the others' load
         try:
             emb = model.encode(texts, **kwargs)
             if isinstance(emb, torch.Tensor):

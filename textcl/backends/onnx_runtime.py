@@ -12,6 +12,7 @@ import torch
 
 from textcl.backends.base import PreparedBackend, transformer_of
 from textcl.backends.onnx_export import export_onnx, fuse_transformer
+from textcl.threads import check_threads
 
 __all__ = ["OnnxRuntimeBackend", "missing_requirements", "quantize_int8"]
 
@@ -57,8 +58,9 @@ class OnnxRuntimeBackend(PreparedBackend):
     Args:
         model: a :class:`textcl.SentenceEncoder` with a transformer encoder.
         quantize: dynamic int8 quantisation of the matrix products (``onnx-int8``).
-        threads: intra-op threads; default ``torch.get_num_threads()``, so both
-            engines use the same cores.
+        threads: intra-op threads; default ``torch.get_num_threads()`` at each call, so
+            both engines use the count :class:`textcl.threads.ThreadPlan` chose (one
+            session per thread count, made when first needed).
         spinning: let idle worker threads spin-wait. Faster on a quiet machine,
             far slower on one shared with other jobs (the default, off).
         per_channel: with ``quantize``, one weight scale per output channel.
@@ -71,8 +73,6 @@ class OnnxRuntimeBackend(PreparedBackend):
 
     def __init__(self, model: Any, quantize: bool = False, threads: int | None = None,
                  spinning: bool = False, per_channel: bool = True, fuse: bool = True) -> None:
-        import onnxruntime as ort
-
         encoder = transformer_of(model)
         self.name = "onnx-int8" if quantize else "onnx"
         self.fused_operators: dict[str, int] = {}
@@ -89,12 +89,25 @@ class OnnxRuntimeBackend(PreparedBackend):
                 path = quantized
             with open(path, "rb") as f:
                 graph = f.read()
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = int(threads or torch.get_num_threads())
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
-        self.session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+        self.threads, self.spinning = check_threads(threads), spinning
+        self._graph = graph
+        self._sessions: dict[int, Any] = {}
+        self.session  # noqa: B018 - the first session now: a broken graph fails here, not at the first call
+
+    @property
+    def session(self) -> Any:
+        """The ONNX Runtime session for the current thread count (``threads``, else torch's)."""
+        import onnxruntime as ort
+
+        threads = self.threads or torch.get_num_threads()
+        if threads not in self._sessions:
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            options.add_session_config_entry("session.intra_op.allow_spinning", "1" if self.spinning else "0")
+            self._sessions[threads] = ort.InferenceSession(self._graph, options, providers=["CPUExecutionProvider"])
+        return self._sessions[threads]
 
     def __call__(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
         missing = [k for k in self.input_names if k not in features]

@@ -378,7 +378,7 @@ class SentenceClassifier(nn.Module):
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike, device: str | torch.device | None = None,
                         verify: bool = True) -> "SentenceClassifier":
-        """Load a folder written by :meth:`save`, checked against its manifest (``verify=False`` skips hashing)."""
+        """Load a folder written by :meth:`save`, checked against its manifest (``verify=False`` skips the size and hash checks, with a warning)."""
         path = os.fspath(path)
         cfg_path = os.path.join(path, CLASSIFIER_CONFIG)
         if not os.path.isfile(cfg_path):

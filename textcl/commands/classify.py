@@ -22,6 +22,7 @@ import os
 import time
 from typing import Any
 
+from textcl.commands.flags import add_threads_option
 from textcl.commands.hub_options import add_hub_options, hub_kwargs
 from textcl.data.files import count_text_rows, iter_chunks, iter_text_rows
 from textcl.settings import SEED_MAX, check_float, check_int
@@ -83,6 +84,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     r.add_argument("--input", help="text to label: .txt (one per line), .jsonl, .csv or .tsv")
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
     add_hub_options(p)
+    add_threads_option(p)
     p.set_defaults(func=run)
 
 
@@ -200,7 +202,7 @@ def _predict(args: argparse.Namespace) -> int:
         check_not_an_input(args.output, {"--input": args.input, "--model": args.model})
         check_output_file(args.output)
     count_text_rows(args.input, args.text_col)  # an empty or bad row fails before any output is written
-    clf = SentenceClassifier.from_pretrained(args.model, device=args.device)
+    clf = SentenceClassifier.from_pretrained(args.model, device=args.device, verify=not args.no_verify)
     rows = iter_text_rows(args.input, args.text_col)
     if args.output:
         with guard_output(args.output, {"--input": args.input, "--model": args.model}, "classify predict"), \

@@ -14,13 +14,15 @@ import argparse
 import json
 import sys
 
+from textcl.commands.data_options import add_data_config_option
+from textcl.commands.flags import add_threads_option
 from textcl.commands.hub_options import add_hub_options, hub_kwargs
 from textcl.corpus.progress import line_numbers_path
 from textcl.data.files import iter_text_rows
 from textcl.quantization import OUTPUT_PRECISIONS
 from textcl.settings import check_int
 
-__all__ = ["register", "run", "line_numbers_path", "add_input_options", "COMPUTE_DTYPES"]
+__all__ = ["COMPUTE_DTYPES", "add_input_options", "line_numbers_path", "register", "run"]
 
 COMPUTE_DTYPES = ("auto", "float32", "bfloat16", "float16")
 
@@ -50,7 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="a Hugging Face dataset: hub id, builder name (e.g. parquet with --data-files), local "
                           "data folder or a save_to_disk folder")
     src.add_argument("--split", default="train", help="dataset split (default: train)")
-    src.add_argument("--dataset-config", default=None, help="dataset configuration name")
+    add_data_config_option(src)
     src.add_argument("--data-files", nargs="+", default=None, help="data files for the --dataset builder")
     add_input_options(src)
     src.add_argument("--column", dest="text_col", default=argparse.SUPPRESS,
@@ -78,6 +80,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default=None,
                    help="cpu, cuda, ... (default: cuda if available; under torchrun, GPU LOCAL_RANK)")
     add_hub_options(p)
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress display (by default rows done, rows/s and time left go to stderr)")
+    add_threads_option(p)
     p.set_defaults(func=run)
 
 
@@ -126,10 +131,11 @@ def _encode(args: argparse.Namespace, distributed: bool) -> int:
                                             device=device, **hub_kwargs(args))
     summary = encode_file(
         model, args.input, args.output, dataset=args.dataset, split=args.split, column=args.text_col,
-        dataset_config=args.dataset_config, data_files=args.data_files, text_col=args.text_col,
+        dataset_config=args.data_config, data_files=args.data_files, text_col=args.text_col,
         skip_empty=args.skip_empty, batch_size=args.batch_size, chunk_size=args.chunk_size,
         normalize=args.normalize, dtype=args.dtype, precision=args.precision, ranges=args.ranges,
-        resume=args.resume, overwrite=args.overwrite, model_id=args.model)
+        resume=args.resume, overwrite=args.overwrite, model_id=args.model, threads=args.threads,
+        show_progress=not args.quiet)
     if get_rank() == 0:
         print(json.dumps(summary))
     return 0

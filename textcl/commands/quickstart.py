@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 
+from textcl.commands.flags import add_threads_option
+
 __all__ = ["register", "run"]
 
 
@@ -26,6 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-rows", type=int, default=None, help="train on the first N triplets only (smoke run)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--overwrite", action="store_true", help="replace an earlier quickstart run in --output")
+    add_threads_option(p)
     p.set_defaults(func=run)
 
 

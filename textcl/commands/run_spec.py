@@ -5,7 +5,10 @@ groups), ``data`` (the data group but ``--view``) and ``command`` (``--view`` an
 group). The ``view`` and ``loss`` sections are the objects' own ``get_config()`` (written by the
 trainer); the ``train`` section is :class:`~textcl.train.config.TrainConfig`. ``--config FILE`` reads either
 a YAML / JSON file of ``TrainConfig`` fields or a whole ``train_config.json``; flags given on the
-command line win over the file, and the file wins over the parser's defaults.
+command line win over the file, and the file wins over the parser's defaults. A run on several
+datasets keeps its ``datasets:`` entries in ``data.datasets`` (see :mod:`textcl.commands.train_datasets`).
+The ``evaluator`` section records the dev evaluator (``--eval-sts``: its kind, data folder, task, batch
+size and dtype; its steps are ``train.eval_steps``), so a repeated run evaluates and selects as the first did.
 """
 
 from __future__ import annotations
@@ -13,13 +16,16 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-__all__ = ["record_sections", "spec_from_args", "apply_run_record", "read_run_record"]
+__all__ = ["EVALUATOR_SECTION", "apply_run_record", "evaluator_record", "read_run_record", "record_sections",
+           "spec_from_args"]
 
 _SECRET = {"token"}  # never written to disk
 _MODEL_GROUPS = ("model", "word-vector encoders", "rnn encoder", "cnn encoder", "hugging face hub")
 
 
 IDENTITY_KEYS = ("sha256", "manifest_sha256")  # content hashes of the inputs, compared on resume
+EVALUATOR_SECTION = "evaluator"
+STS_DEV_KIND = "sts_dev"  # --eval-sts: textcl.train.evaluators.STSDevEvaluator
 
 
 def record_sections(parser: argparse.ArgumentParser) -> None:
@@ -62,20 +68,40 @@ def apply_run_record(args: argparse.Namespace, record: dict[str, Any]) -> None:
         for dest, value in (record.get(section) or {}).items():
             if dest in IDENTITY_KEYS:
                 continue  # what the inputs were (content hashes), not a setting
+            if dest == "datasets":
+                continue  # several datasets: read by textcl.train.config.read_datasets_section
             if dest not in sections:
                 raise ValueError(f"the run record's {section} section names {dest!r}, which `textcl train` does "
                                  "not take: was it written by a newer textcl?")
             if getattr(args, dest, None) == defaults.get(dest):
                 setattr(args, dest, value)
+    _apply_evaluator(args, record.get(EVALUATOR_SECTION))
+
+
+def evaluator_record(data_dir: str, evaluator: Any) -> dict[str, Any]:
+    """The ``evaluator`` section of ``--eval-sts DATA_DIR``'s evaluator (an ``STSDevEvaluator``)."""
+    return {"kind": STS_DEV_KIND, "data_dir": data_dir, "task": evaluator.task, "batch_size": evaluator.batch_size,
+            "dtype": evaluator.dtype, "metric": evaluator.metric}
+
+
+def _apply_evaluator(args: argparse.Namespace, section: dict[str, Any] | None) -> None:
+    """Set ``args.eval_sts`` and ``args.eval_settings`` from a record's ``evaluator`` section (``--eval-sts`` wins)."""
+    if not section or getattr(args, "eval_sts", None) is not None:
+        return
+    if section.get("kind") != STS_DEV_KIND:
+        raise ValueError(f"the run record's evaluator ({section.get('kind') or section.get('class')!r}) was not "
+                         "built by `textcl train`, which cannot repeat it: pass --eval-sts FOLDER for STS-B dev "
+                         "selection, or delete the evaluator section to train without one")
+    args.eval_sts = section["data_dir"]
+    args.eval_settings = {k: section[k] for k in ("task", "batch_size", "dtype") if k in section}
 
 
 def read_run_record(path: str) -> dict[str, Any] | None:
     """The content of ``path`` if it is a run's ``train_config.json`` (any other file: None)."""
-    import yaml
+    from textcl.train.config import read_settings_file
 
     try:
-        with open(path, encoding="utf-8") as f:
-            data = yaml.safe_load(f)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
+        data = read_settings_file(path)
+    except (OSError, ValueError):
         return None  # load_config names the problem
-    return data if isinstance(data, dict) and data.get("schema") == "textcl.train_config" else None
+    return data if data.get("schema") == "textcl.train_config" else None

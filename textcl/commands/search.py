@@ -12,6 +12,7 @@ import os
 import sys
 
 from textcl.commands.encode import add_input_options, line_numbers_path
+from textcl.commands.flags import add_threads_option
 from textcl.commands.hub_options import add_hub_options, hub_kwargs
 from textcl.data.files import read_text_rows
 from textcl.settings import check_int
@@ -55,6 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the hits as JSON")
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
     add_hub_options(p)
+    add_threads_option(p)
     p.set_defaults(func=run)
 
 

@@ -5,19 +5,48 @@ from __future__ import annotations
 import argparse
 import json
 
-from textcl.commands.flags import removed_flag
+from textcl.commands.data_options import add_data_config_option
+from textcl.commands.flags import add_threads_option, removed_flag
 from textcl.commands.model_options import add_model_options, build_model
-from textcl.commands.run_spec import apply_run_record, read_run_record, record_sections, spec_from_args
-from textcl.data import load_data, load_senteval_snli
-from textcl.losses import InfoNCE, PairwiseContrastiveLoss, TripletLoss
-from textcl.train.config import TrainConfig, load_config
+from textcl.commands.run_spec import (
+    EVALUATOR_SECTION,
+    apply_run_record,
+    evaluator_record,
+    read_run_record,
+    record_sections,
+    spec_from_args,
+)
+from textcl.commands.train_datasets import corpus_texts, entries_record, entry_inputs, load_datasets, load_one
+from textcl.losses import (
+                           AnglELoss,
+                           CoSENTLoss,
+                           CosineSimilarityLoss,
+                           GISTEmbedLoss,
+                           InfoNCE,
+                           MatryoshkaLoss,
+                           MSELoss,
+                           OnlineContrastiveLoss,
+                           PairwiseContrastiveLoss,
+                           TripletLoss,
+)
+from textcl.train.config import (
+    DATASETS_SECTION,
+    MULTI_DATASET_BATCH_SAMPLERS,
+    TrainConfig,
+    load_config,
+    read_datasets_section,
+)
 from textcl.views import AUGMENTATIONS, make_view, parse_view_spec
 
-__all__ = ["register", "run", "build_loss"]
+__all__ = ["LOSSES", "build_loss", "register", "run"]
+
+LOSSES = ("infonce", "triplet", "pairwise", "cosent", "angle", "cosine_similarity", "online_contrastive", "mse",
+          "gist_embed")
 
 _CONFIG_FLAGS = ("epochs", "max_steps", "batch_size", "grad_accum_steps", "lr", "weight_decay", "warmup_ratio",
                  "max_grad_norm", "dtype", "seed", "eval_steps", "save_steps", "log_steps", "output_dir",
-                 "gradcache_chunk", "no_duplicates", "queue_size", "momentum", "report_to")
+                 "gradcache_chunk", "no_duplicates", "queue_size", "momentum", "report_to", "threads",
+                 "multi_dataset_batch_sampler")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,6 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     d.add_argument("--split", default="train", help="dataset split (default: train)")
     d.add_argument("--data-revision", default=None,
                    help="branch, tag or commit of a hub --data repo (--token and --cache-folder apply too)")
+    add_data_config_option(d)
     d.add_argument("--columns", default=None,
                    help="comma-separated columns in the order the view reads them, e.g. premise,entailment,contradiction")
     d.add_argument("--view", type=_view_spec, default="dropout",
@@ -48,7 +78,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     dup.add_argument("--allow-duplicates", dest="no_duplicates", action="store_const", const=False,
                      help="plain shuffled batches, repeated texts allowed (default for dropout and labeled_pair)")
     o = p.add_argument_group("objective")
-    o.add_argument("--loss", choices=("infonce", "triplet", "pairwise"), default="infonce")
+    o.add_argument("--loss", choices=LOSSES, default="infonce",
+                   help="infonce, triplet, gist_embed (needs --guide): pair or triplet views; pairwise, "
+                        "online_contrastive: labeled_pair; cosent, angle, cosine_similarity (scores in [0, 1]): "
+                        "scored_pair; mse: distillation (text, teacher vector)")
     o.add_argument("--temperature", type=float, default=0.05)
     o.add_argument("--hard-negative-weight", type=float, default=1.0, help="SimCSE's alpha for hard negatives")
     o.add_argument("--symmetric", action="store_true", help="InfoNCE in both directions")
@@ -58,12 +91,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="InfoNCE: a FIFO queue of this many momentum-encoder embeddings as extra negatives "
                         "(ESimCSE / MoCo; 0 = off)")
     o.add_argument("--momentum", type=float, help="EMA factor of the momentum encoder (default 0.995)")
-    o.add_argument("--margin", type=float, default=None, help="margin of the triplet / pairwise loss")
+    o.add_argument("--margin", type=float, default=None,
+                   help="margin of the triplet / pairwise / online_contrastive loss")
     o.add_argument("--distance", choices=("euclidean", "cosine"), default="cosine")
+    o.add_argument("--scale", type=float, default=20.0, help="cosent / angle: the inverse temperature (default 20)")
+    o.add_argument("--guide", default=None, help="gist_embed: the guide model (a folder or hub name); its "
+                   "similarities mask in-batch negatives it scores above the positive (the loss uses --temperature; "
+                   "sentence-transformers' default is 0.01)")
+    o.add_argument("--matryoshka-dims", default=None, metavar="D1,D2,...",
+                   help="wrap the loss in MatryoshkaLoss over these embedding sizes, e.g. 384,256,128,64")
     t = p.add_argument_group("training")
     t.add_argument("--config", default=None,
                    help="YAML/JSON file of training settings, or a run's train_config.json (repeats that run: its "
-                        "model, data, view and loss too); flags given here win")
+                        "model, data, view and loss too); flags given here win. A 'datasets:' section trains on "
+                        "several datasets (each entry: data, config, split, columns, view, loss, weight)")
+    t.add_argument("--multi-dataset-batch-sampler", choices=MULTI_DATASET_BATCH_SAMPLERS, default=None,
+                   help="with several datasets: proportional (every batch of each, in a seeded random order; "
+                        "default) or round_robin (one batch of each in turn until the smallest runs out)")
     t.add_argument("--report-to", dest="report_to", default=None,
                    help="experiment trackers: none, tensorboard, wandb (comma-separated)")
     t.add_argument("--overwrite", action="store_true", help="replace an earlier run in --output")
@@ -99,18 +143,49 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     h.add_argument("--license", default=None,
                    help="licence id for the model card (e.g. apache-2.0, mit); default: the base model's, "
                         "else 'other' with the reason")
+    add_threads_option(p)
     p.set_defaults(func=run)
     record_sections(p)
+    p.set_defaults(_loss_choices=next(a.choices for a in p._actions if a.dest == "loss"))
 
 
 def build_loss(args: argparse.Namespace):
-    """The loss module the options describe."""
+    """The loss module the options describe (wrapped in MatryoshkaLoss with ``--matryoshka-dims``)."""
+    loss = _base_loss(args)
+    dims = getattr(args, "matryoshka_dims", None)
+    if dims:
+        try:
+            sizes = [int(d) for d in (dims.split(",") if isinstance(dims, str) else dims)]
+        except ValueError:
+            raise ValueError(f"--matryoshka-dims must be comma-separated sizes such as 384,256,128,64, "
+                             f"got {dims!r}") from None
+        loss = MatryoshkaLoss(loss, sizes)
+    return loss
+
+
+def _base_loss(args: argparse.Namespace):
+    margin = args.margin if args.margin is not None else 0.5
     if args.loss == "infonce":
         return InfoNCE(temperature=args.temperature, hard_negative_weight=args.hard_negative_weight,
                        symmetric=args.symmetric, mask_duplicates=getattr(args, "mask_duplicates", False))
     if args.loss == "triplet":
-        return TripletLoss(margin=args.margin if args.margin is not None else 0.5, distance=args.distance)
-    return PairwiseContrastiveLoss(margin=args.margin if args.margin is not None else 0.5, distance=args.distance)
+        return TripletLoss(margin=margin, distance=args.distance)
+    if args.loss in ("cosent", "angle"):
+        return (CoSENTLoss if args.loss == "cosent" else AnglELoss)(scale=getattr(args, "scale", 20.0))
+    simple = {"cosine_similarity": CosineSimilarityLoss, "mse": MSELoss}
+    if args.loss in simple:
+        return simple[args.loss]()
+    if args.loss == "online_contrastive":
+        return OnlineContrastiveLoss(margin=margin, distance=args.distance)
+    if args.loss == "gist_embed":
+        if not getattr(args, "guide", None):
+            raise ValueError("--loss gist_embed needs --guide MODEL: the guide model whose similarities mask the "
+                             "in-batch negatives")
+        from textcl.model import SentenceEncoder
+
+        return GISTEmbedLoss(SentenceEncoder.from_pretrained(args.guide, device=args.device),
+                             temperature=args.temperature)
+    return PairwiseContrastiveLoss(margin=margin, distance=args.distance)
 
 
 def _view_spec(spec: str) -> str:
@@ -132,10 +207,14 @@ def _card(args: argparse.Namespace, config: TrainConfig):
     from textcl.interop.model_card import ModelCard
 
     hub_model = bool(args.model) and not is_local_path(args.model)
+    entries = getattr(args, "datasets", None)  # the YAML datasets: section, read by run()
     return ModelCard(name=os.path.basename(os.path.abspath(config.output_dir)),
                      base_model=args.model if hub_model else None,
                      initialised_from=None if hub_model else (args.model or f"{args.word_vectors} word vectors"),
-                     datasets=[args.data], license=args.license, view=args.view,
+                     datasets=[e["data"] for e in entries] if entries else [args.data],
+                     license=args.license,
+                     view="; ".join(f"{e['name']}: {e.get('view') or args.view}" for e in entries)
+                     if entries else args.view,
                      recipe="textcl " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["train"] else None)
 
 
@@ -148,8 +227,10 @@ def _identified(args: argparse.Namespace) -> dict:
     from textcl.storage import MANIFEST_FILE
 
     spec = spec_from_args(args)
-    source = args.data.split(":", 1)[1] if args.data.startswith("senteval-snli:") else args.data
-    if is_local_path(source) and os.path.exists(source):
+    if args.datasets:
+        spec["data"][DATASETS_SECTION] = entries_record(args.datasets)
+    source = (args.data or "").split(":", 1)[1] if (args.data or "").startswith("senteval-snli:") else args.data
+    if source and is_local_path(source) and os.path.exists(source):
         spec.setdefault("data", {})["sha256"] = content_sha256(source)
     manifest = os.path.join(args.model or "", MANIFEST_FILE)
     if args.model and os.path.isfile(manifest):
@@ -169,13 +250,17 @@ def run(args: argparse.Namespace) -> int:
         record = read_run_record(args.config)
         if record is not None:
             apply_run_record(args, record)
-    if not args.data:
+    args.datasets = read_datasets_section(args.config) if args.config else None
+    if args.datasets and (args.data or args.columns):
+        raise ValueError(f"{args.config} names its datasets (a datasets: section): leave out --data and --columns")
+    if not args.data and not args.datasets:
         raise ValueError("pass --data (a file, folder or hub dataset) or --config with a run's train_config.json")
     overrides = {k: getattr(args, k) for k in _CONFIG_FLAGS}
     config = load_config(args.config, **overrides) if args.config else TrainConfig(
         **{k: v for k, v in overrides.items() if v is not None})
     check_not_an_input(config.output_dir, {"--model": args.model, "--data": args.data, "--eval-sts": args.eval_sts,
-                                           "--word-vectors": getattr(args, "word_vectors", None)})
+                                           "--word-vectors": getattr(args, "word_vectors", None),
+                                           **entry_inputs(args.datasets)})
     check_run_output(config.output_dir, resume=bool(args.resume), overwrite=args.overwrite)  # before loading
     if args.push_to_hub:
         from huggingface_hub.utils import validate_repo_id
@@ -183,26 +268,26 @@ def run(args: argparse.Namespace) -> int:
         validate_repo_id(args.push_to_hub)  # a bad name fails now, not after training
     distributed = init_distributed()
     seed_everything(config.seed)  # vocabulary, OOV vectors and initial weights come from the run's seed
-    view = make_view(args.view, seed=config.seed)
-    if args.data.startswith("senteval-snli:"):
-        data = load_senteval_snli(args.data.split(":", 1)[1], splits=args.split.split(","))
+    view, loss, weights = make_view(args.view, seed=config.seed), build_loss(args), None
+    if args.datasets:
+        data, view, loss, weights = load_datasets(args, args.datasets, config.seed, build_loss)
     else:
-        data = load_data(args.data, split=args.split, columns=args.columns, revision=args.data_revision,
-                         token=args.token, cache_folder=args.cache_folder)
-    if args.columns is None and len(data.column_names) != len(view.columns):
+        data = load_one(args, args.data, args.split, args.columns, args.data_config)
+    if args.columns is None and not args.datasets and len(data.column_names) != len(view.columns):
         raise SystemExit(f"error: the {args.view} view reads {len(view.columns)} column(s) "
                          f"({', '.join(view.columns)}); the data has {', '.join(data.column_names)}. "
                          "Pick them with --columns.")
-    corpus = [t for c in data.column_names[:len(view.columns)] for t in data[c] if isinstance(t, str)]
+    corpus = corpus_texts(data, view)
     model = build_model(args, corpus=corpus if args.encoder != "transformer" else None)
     device = args.device or (f"cuda:{get_local_rank()}" if __import__("torch").cuda.is_available() else "cpu")
     model.to(device)
-    evaluator = None
-    if args.eval_sts:
+    evaluator, run_spec = None, _identified(args)
+    if args.eval_sts:  # with --config of a run's record: that run's task, batch size and dtype
         from textcl.train.evaluators import STSDevEvaluator
-        evaluator = STSDevEvaluator(args.eval_sts)
-    trainer = Trainer(model, build_loss(args), view, data, config, evaluator=evaluator,
-                      metric_for_best=evaluator.metric if evaluator else None, run_spec=_identified(args),
+        evaluator = STSDevEvaluator(args.eval_sts, **getattr(args, "eval_settings", {}))
+        run_spec[EVALUATOR_SECTION] = evaluator_record(args.eval_sts, evaluator)
+    trainer = Trainer(model, loss, view, data, config, evaluator=evaluator, loss_weights=weights,
+                      metric_for_best=evaluator.metric if evaluator else None, run_spec=run_spec,
                       card=_card(args, config))
     result = trainer.train(resume_from=args.resume, overwrite=args.overwrite,
                            allow_changed_settings=args.allow_changed_settings)

@@ -34,11 +34,13 @@ import hashlib
 import inspect
 import json
 import os
+import sys
 import time
 from typing import Any
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from textcl.corpus.progress import (
     PROGRESS_FORMAT,
@@ -56,6 +58,7 @@ from textcl.data.files import iter_chunks
 from textcl.quantization import OutputFormat, load_ranges
 from textcl.settings import check_int
 from textcl.storage import check_not_an_input, fsync_dir, fsync_file, output_lock, replace_into_place
+from textcl.threads import ThreadPlan, check_threads
 
 __all__ = ["encode_file", "model_fingerprint", "compute_dtype_kwargs"]
 
@@ -68,7 +71,8 @@ def encode_file(model: Any, input: str | CorpusSource | None, output: str, *, da
                 chunk_size: int = 8192, normalize: bool | None = None, dtype: str = "auto",
                 precision: str = "float32", ranges: str | np.ndarray | None = None, resume: bool = False,
                 overwrite: bool = False, encode_kwargs: dict[str, Any] | None = None, model_id: str | None = None,
-                rank: int | None = None, world_size: int | None = None) -> dict[str, Any]:
+                rank: int | None = None, world_size: int | None = None, threads: int | None = None,
+                show_progress: bool = False) -> dict[str, Any]:
     """Encode every row of a text file or dataset column into the ``.npy`` ``output``, in input order.
 
     Row ``i`` of the output is the ``i``-th kept row of the input. Under
@@ -103,6 +107,9 @@ def encode_file(model: Any, input: str | CorpusSource | None, output: str, *, da
         model_id: how to name the model in the progress record (default: its class name).
         rank: this process's rank (default: from ``torch.distributed``, else 0).
         world_size: number of ranks (default: from ``torch.distributed``, else 1).
+        threads: intra-op threads for the whole job; default: chosen from the free cores at the start
+            and re-decided when the rows per second drop (:class:`textcl.threads.ThreadPlan`).
+        show_progress: show rows done, rows per second and the time left on stderr (rank 0's share).
 
     Returns:
         ``{"output", "rows", "dim", "precision", "dtype", "chunks", "skipped_chunks",
@@ -128,13 +135,14 @@ def encode_file(model: Any, input: str | CorpusSource | None, output: str, *, da
         check_not_an_input(sidecar, {"--input": getattr(source, "path", None), "--dataset": dataset})
     with output_lock(output, "encode") if rank == 0 else contextlib.nullcontext():
         return _encode_locked(model, source, output, rank, world_size, batch_size, chunk_size, normalize, dtype,
-                              precision, ranges, resume, overwrite, encode_kwargs, model_id, skip_empty)
+                              precision, ranges, resume, overwrite, encode_kwargs, model_id, skip_empty,
+                              check_threads(threads), show_progress)
 
 
 def _encode_locked(model: Any, source: CorpusSource, output: str, rank: int, world_size: int, batch_size: int,
                    chunk_size: int, normalize: bool | None, dtype: str, precision: str, ranges: Any, resume: bool,
                    overwrite: bool, encode_kwargs: dict[str, Any] | None, model_id: str | None,
-                   skip_empty: bool) -> dict[str, Any]:
+                   skip_empty: bool, threads: int | None = None, show_progress: bool = False) -> dict[str, Any]:
     """:func:`encode_file` once the output is checked and (on rank 0) locked."""
     if ranges is None:
         ranges = getattr(model, "quantization_ranges", None)
@@ -174,33 +182,39 @@ def _encode_locked(model: Any, source: CorpusSource, output: str, rank: int, wor
         raise ValueError(f"{partial_path(output)} holds {out.shape} {out.dtype}, but its progress record plans "
                          f"({n}, {out_format.width}) {out_format.dtype}: pass --overwrite to start again")
     start_time = time.perf_counter()
-    synced, seen = 0, 0
-    for c, chunk in enumerate(iter_chunks(source.iter_rows(), chunk_size)):
-        seen += len(chunk)
-        if seen > n:
-            raise ValueError(f"{source.description} changed since the job was planned (more than {n} rows)")
-        if c not in mine:
-            continue
-        start = c * chunk_size
-        out[start:start + len(chunk)] = _encode_chunk(model, chunk, batch_size, normalize, call_kwargs,
-                                                      out_format, source.description)
-        out.flush()
-        fsync_file(partial_path(output))
-        if lines is not None:
-            lines[start:start + len(chunk)] = [line for line, _ in chunk]
-            lines.flush()
-            fsync_file(partial_path(line_numbers_path(output)))
-        finished |= _gather_finished(c, world_size)
-        synced += 1
-        if rank == 0:
-            write_progress(output, record, finished)
-    if seen != n:
-        raise ValueError(f"{source.description} changed since the job was planned ({seen} rows, expected {n})")
-    while synced < rounds:  # this rank had fewer chunks: keep answering the others' rounds
-        finished |= _gather_finished(None, world_size)
-        synced += 1
-        if rank == 0:
-            write_progress(output, record, finished)
+    # the row counter behind the progress display is the one the thread plan re-decides from
+    bar = tqdm(total=_rows_in(sorted(mine), n, chunk_size), desc="Encoding", unit="rows", file=sys.stderr,
+               disable=not show_progress or rank != 0, mininterval=0.5, smoothing=0.1)
+    with ThreadPlan(threads, on_rows=bar.update) as plan, contextlib.closing(bar):
+        synced, seen = 0, 0
+        for c, chunk in enumerate(iter_chunks(source.iter_rows(), chunk_size)):
+            seen += len(chunk)
+            if seen > n:
+                raise ValueError(f"{source.description} changed since the job was planned (more than {n} rows)")
+            if c not in mine:
+                continue
+            start = c * chunk_size
+            before = plan.rows
+            out[start:start + len(chunk)] = _encode_chunk(model, chunk, batch_size, normalize, call_kwargs,
+                                                          out_format, source.description)
+            plan.advance(len(chunk) - (plan.rows - before))  # rows a model without per-batch counting did
+            out.flush()
+            fsync_file(partial_path(output))
+            if lines is not None:
+                lines[start:start + len(chunk)] = [line for line, _ in chunk]
+                lines.flush()
+                fsync_file(partial_path(line_numbers_path(output)))
+            finished |= _gather_finished(c, world_size)
+            synced += 1
+            if rank == 0:
+                write_progress(output, record, finished)
+        if seen != n:
+            raise ValueError(f"{source.description} changed since the job was planned ({seen} rows, expected {n})")
+        while synced < rounds:  # this rank had fewer chunks: keep answering the others' rounds
+            finished |= _gather_finished(None, world_size)
+            synced += 1
+            if rank == 0:
+                write_progress(output, record, finished)
     seconds = time.perf_counter() - start_time
     del out, lines  # unmap before the rename
 

@@ -8,7 +8,8 @@ from typing import Any
 
 _EXPORTS = {**{name: "textcl.data.load" for name in ("load_data", "load_local", "is_saved_dataset", "check_data_file",
                                                      "select_columns", "check_text_columns", "FILE_BUILDERS")},
-            **{name: "textcl.data.snli" for name in ("nli_to_triplets", "load_senteval_snli", "read_senteval_snli")}}
+            **{name: "textcl.data.snli" for name in ("nli_to_triplets", "load_senteval_snli", "read_senteval_snli")},
+            "add_teacher_embeddings": "textcl.data.teacher"}
 
 __all__ = list(_EXPORTS)
 

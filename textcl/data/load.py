@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import datasets
 
 from textcl.data.files import FORMATS, read_table
 from textcl.hub import both_readings_error, hub_errors, is_local_path, missing_local_path_error
 
-__all__ = ["load_data", "load_local", "folder_splits", "is_saved_dataset", "check_data_file", "select_columns", "check_text_columns",
-           "FILE_BUILDERS"]
+__all__ = [
+    "FILE_BUILDERS",
+    "check_data_file",
+    "check_text_columns",
+    "folder_splits",
+    "is_saved_dataset",
+    "load_data",
+    "load_local",
+    "select_columns",
+]
 
 FILE_BUILDERS = {ext: fmt for ext, (fmt, _) in FORMATS.items()}  # extension -> format of the one reader
 
@@ -21,7 +30,7 @@ Columns = str | Sequence[str] | Mapping[str, str]
 
 def load_data(source: Any, split: str = "train", columns: Columns | None = None,
               revision: str | None = None, token: str | bool | None = None, cache_folder: str | None = None,
-              **load_kwargs: Any) -> datasets.Dataset:
+              name: str | None = None, **load_kwargs: Any) -> datasets.Dataset:
     """Load training rows from almost anything.
 
     Args:
@@ -38,7 +47,9 @@ def load_data(source: Any, split: str = "train", columns: Columns | None = None,
         revision: branch, tag or commit of a hub dataset.
         token: hub token for private or gated datasets.
         cache_folder: ``datasets`` cache folder (``cache_dir``) for a hub dataset.
-        **load_kwargs: passed to ``datasets.load_dataset`` (e.g. ``name=`` for a config).
+        name: the config of a hub dataset that has several (``sentence-transformers/all-nli``: ``pair``,
+            ``triplet``, ``pair-class``, ``pair-score``); ``--data-config`` on the command line.
+        **load_kwargs: passed to ``datasets.load_dataset``.
 
     Returns:
         A ``datasets.Dataset`` holding exactly the requested columns.
@@ -46,8 +57,10 @@ def load_data(source: Any, split: str = "train", columns: Columns | None = None,
     Raises:
         FileNotFoundError: a local path that does not exist (no hub lookup is made).
         OSError: a repo id neither the hub nor the cache has; the message names both readings.
+        ValueError: no config ``name`` for a hub dataset with several, or one it does not have (one line
+            listing its configs); a ``name`` for data that is not a hub dataset.
     """
-    hub = {k: v for k, v in (("revision", revision), ("token", token), ("cache_dir", cache_folder))
+    hub = {k: v for k, v in (("revision", revision), ("token", token), ("cache_dir", cache_folder), ("name", name))
            if v is not None}
     ds = _load_any(source, split, load_kwargs, hub)
     if columns is not None:
@@ -58,6 +71,9 @@ def load_data(source: Any, split: str = "train", columns: Columns | None = None,
 
 
 def _load_any(source: Any, split: str, load_kwargs: dict[str, Any], hub: dict[str, Any]) -> datasets.Dataset:
+    if "name" in hub and (not isinstance(source, (str, os.PathLike)) or is_local_path(os.fspath(source))):
+        raise ValueError(f"a config name ({hub['name']!r}, --data-config) selects a config of a hub dataset; "
+                         f"{source!r:.80} is not one: leave the config out")
     if isinstance(source, datasets.DatasetDict):
         return _pick_split(source, split, "the DatasetDict")
     if isinstance(source, datasets.Dataset):
@@ -86,7 +102,48 @@ def _load_any(source: Any, split: str, load_kwargs: dict[str, Any], hub: dict[st
             return datasets.load_dataset(source, split=split, **hub, **load_kwargs)
         except hub_errors() as err:
             raise both_readings_error(source, "the training data", err) from err
+        except ValueError as err:
+            problem = _config_problem(source, hub)
+            if problem is None:
+                raise
+            raise ValueError(problem) from err
     return load_local(os.path.expanduser(source), split, load_kwargs.get("delimiter"))
+
+
+def hub_config_names(repo_id: str, revision: str | None = None, token: str | bool | None = None,
+                     cache_dir: str | None = None) -> list[str]:
+    """The configs of a hub dataset: from the hub, or offline from those prepared in the ``datasets`` cache."""
+    try:
+        names = datasets.get_dataset_config_names(repo_id, revision=revision, token=token, cache_dir=cache_dir)
+    except (*hub_errors(), ValueError):  # unreachable hub, unknown repo: the cache may still know it
+        names = []
+    if names and names != ["default"]:
+        return list(names)
+    from datasets.naming import camelcase_to_snakecase
+
+    *namespace, dataset = repo_id.split("/")
+    root = os.path.join(os.path.expanduser(str(cache_dir or datasets.config.HF_DATASETS_CACHE)),
+                        "___".join([*namespace, camelcase_to_snakecase(dataset)]))
+    cached = sorted(d for d in (os.listdir(root) if os.path.isdir(root) else [])
+                    if any(os.path.isfile(os.path.join(root, d, v, h, "dataset_info.json"))
+                           for v in _listdir(os.path.join(root, d)) for h in _listdir(os.path.join(root, d, v))))
+    return cached or list(names)
+
+
+def _listdir(path: str) -> list[str]:
+    return os.listdir(path) if os.path.isdir(path) else []
+
+
+def _config_problem(source: str, hub: dict[str, Any]) -> str | None:
+    """One line saying which config to choose, when ``load_dataset`` failed over the config; else None."""
+    names = hub_config_names(source, hub.get("revision"), hub.get("token"), hub.get("cache_dir"))
+    name = hub.get("name")
+    if name is None and len(names) > 1:
+        return (f"{source} has {len(names)} configs: {', '.join(names)}; choose one with --data-config NAME "
+                "(load_data(..., name=NAME); a datasets entry's 'config')")
+    if name is not None and names and name not in names:
+        return f"{source} has no config {name!r}; it has: {', '.join(names)}. Pass one of them with --data-config"
+    return None
 
 
 def is_saved_dataset(path: str) -> bool:

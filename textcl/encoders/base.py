@@ -8,8 +8,9 @@ projection head) and never needs to know which kind it holds.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Iterator
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -100,6 +101,17 @@ class Encoder(nn.Module, ABC):
     def token_lengths(self, texts: list[str]) -> list[int]:
         """Approximate token counts, used to sort batches by length before encoding."""
         return [len(t) for t in texts]
+
+    def length_sorted_batches(self, texts: list[str], batch_size: int
+                              ) -> Iterator[tuple[np.ndarray, dict[str, torch.Tensor]]]:
+        """``(indices, features)`` batches, longest sentences first (by :meth:`token_lengths`), tokenized per batch.
+
+        Encoders that can tokenize once and sort by real token counts override this.
+        """
+        order = np.argsort([-n for n in self.token_lengths(texts)], kind="stable")
+        for start in range(0, len(texts), batch_size):
+            idx = order[start:start + batch_size]
+            yield idx, self.tokenize([texts[i] for i in idx])
 
     def input_embedding_module(self) -> nn.Embedding:
         """The token-embedding table whose ``(batch, seq, dim)`` output feeds the sequence model.

@@ -1,13 +1,18 @@
 """Evaluation of sentence encoders: STS (SimCSE protocol), SentEval probes, geometry.
 
-Every evaluator takes ``encode: Callable[[list[str]], np.ndarray]``, so textcl
-models, sentence-transformers models and baselines are scored by the same code.
+The task evaluators take ``encode: Callable[[list[str]], np.ndarray]``, so textcl
+models, sentence-transformers models and baselines are scored by the same code. The
+evaluators over Python lists (``STSEvaluator``, ``RetrievalEvaluator``, ``TripletEvaluator``)
+are ``model -> {metric: value}`` callables with a ``primary_metric``, which the Trainer runs.
 
 Example:
     >>> from textcl.evaluation import evaluate, format_markdown
     >>> results = evaluate(model.encode, "stsb,sickr,mr", "../shared/data/senteval")  # doctest: +SKIP
     >>> print(format_markdown(results))  # doctest: +SKIP
 """
+
+import importlib
+from typing import Any
 
 from textcl.data.senteval import ALL_TASKS, STS_TASKS, TRANSFER_TASKS, PairData, TextData, available_tasks, load_task
 from textcl.evaluation.geometry import alignment, alignment_uniformity, uniformity
@@ -26,27 +31,40 @@ __all__ = [
     "ALL_TASKS",
     "STS_TASKS",
     "TRANSFER_TASKS",
+    "EmbeddingTable",
     "Encode",
     "PairData",
+    "RetrievalEvaluator",
+    "STSEvaluator",
     "TextData",
-    "available_tasks",
-    "load_task",
-    "evaluate_sts",
-    "sts_dev_spearman",
-    "evaluate_hf_sts",
-    "sts_correlations",
-    "evaluate_probe",
-    "probe_user_data",
-    "cv_probe",
-    "split_probe",
-    "kfold_test_probe",
-    "pair_features",
+    "TripletEvaluator",
     "alignment",
-    "uniformity",
     "alignment_uniformity",
-    "evaluate",
+    "available_tasks",
+    "cv_probe",
     "encode_unique",
-    "EmbeddingTable",
+    "evaluate",
+    "evaluate_hf_sts",
+    "evaluate_probe",
+    "evaluate_sts",
     "format_markdown",
+    "kfold_test_probe",
+    "load_task",
+    "pair_features",
+    "probe_user_data",
+    "split_probe",
+    "sts_correlations",
+    "sts_dev_spearman",
+    "uniformity",
     "write_json",
 ]
+
+# evaluators over lists import torch: loaded on first use, so that importing this package stays light
+_LAZY = {"STSEvaluator": "textcl.evaluation.evaluators", "TripletEvaluator": "textcl.evaluation.evaluators",
+         "RetrievalEvaluator": "textcl.evaluation.retrieval"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'textcl.evaluation' has no attribute {name!r}")

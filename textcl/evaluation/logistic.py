@@ -3,27 +3,52 @@
 Every ``C`` search is scikit-learn's ``LogisticRegressionCV`` (one warm-started
 regularisation path per fold, ``C`` ascending); :func:`select_c` takes the smallest
 ``C`` within :data:`C_TOLERANCE` points of the best. BLAS/OpenMP use one thread per
-fit; ``n_jobs`` spreads the folds over processes instead.
+fit; ``n_jobs`` spreads the folds over processes instead. Inside :func:`probe_progress`
+a tqdm bar on stderr counts the folds fitted.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import functools
 import inspect
+import itertools
+import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
-from sklearn.model_selection import PredefinedSplit, StratifiedKFold, cross_validate
+from sklearn.metrics import accuracy_score
+from sklearn.model_selection import PredefinedSplit, StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
+from tqdm.auto import tqdm
 
-__all__ = ["C_GRID", "C_GRID_KFOLD", "C_TOLERANCE", "SEED", "PairMode", "Scaling", "LogisticProbe", "select_c",
-           "grid_search_c", "scale_by_norm", "pair_features", "cv_probe", "split_probe", "kfold_test_probe", "fold_count"]
+__all__ = [
+    "C_GRID",
+    "C_GRID_KFOLD",
+    "C_TOLERANCE",
+    "SEED",
+    "LogisticProbe",
+    "PairMode",
+    "Scaling",
+    "cv_probe",
+    "fold_count",
+    "grid_search_c",
+    "kfold_test_probe",
+    "pair_features",
+    "probe_progress",
+    "scale_by_norm",
+    "select_c",
+    "split_probe",
+]
 
 C_GRID: tuple[float, ...] = tuple(2.0**t for t in range(-2, 4))
 C_GRID_KFOLD: tuple[float, ...] = tuple(2.0**t for t in range(-1, 6))
@@ -31,6 +56,56 @@ C_TOLERANCE = 0.1  # accuracy points: a C this close to the best counts as tied
 SEED = 1111  # SentEval's fold seed
 PairMode = Literal["full", "senteval"]
 Scaling = Literal["norm", "standard", "none"]
+
+
+# the bar of the probe running in this context (worker threads and processes see none)
+_BAR: contextvars.ContextVar[Any] = contextvars.ContextVar("textcl_probe_bar", default=None)
+
+
+@contextlib.contextmanager
+def probe_progress(desc: str, enabled: bool = True) -> Iterator[None]:
+    """Show a tqdm bar on stderr counting the ``C``-search folds the probes in the block fit.
+
+    Args:
+        desc: the bar's label (e.g. ``probe trec``).
+        enabled: False: no bar.
+    """
+    bar = tqdm(total=None, desc=desc, unit="fold", disable=not enabled, file=sys.stderr)
+    token = _BAR.set(bar)
+    try:
+        yield
+    finally:
+        _BAR.reset(token)
+        bar.close()
+
+
+def _expect(folds: int) -> None:
+    """Add ``folds`` to the active bar's total (each protocol says how many folds it will fit)."""
+    bar = _BAR.get()
+    if bar is not None:
+        bar.total = (bar.total or 0) + folds
+        bar.refresh()
+
+
+def _map_folds(fn: Callable[[Any], Any], splits: Sequence[Any], n_jobs: int | None,
+               weights: Sequence[int] | None = None) -> list[Any]:
+    """``fn(split)`` for each split, in order: in this process, or over ``n_jobs`` processes.
+
+    After the i-th result the bar stands at least ``sum(weights[:i + 1])`` folds further (default
+    weight 1): folds fitted in this process advance it themselves, folds fitted in workers on return.
+    """
+    bar = _BAR.get()
+    start = bar.n if bar is not None else 0
+    if n_jobs is None or n_jobs == 1 or len(splits) < 2:
+        results = map(fn, splits)  # lazy: the bar moves after each fold
+    else:
+        results = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(fn)(split) for split in splits)
+    out = []
+    for result, done in zip(results, itertools.accumulate(weights or [1] * len(splits))):
+        out.append(result)
+        if bar is not None and start + done > bar.n:
+            bar.update(start + done - bar.n)
+    return out
 
 
 def pair_features(u: np.ndarray, v: np.ndarray, mode: PairMode = "full") -> np.ndarray:
@@ -92,7 +167,7 @@ def select_c(scores: Sequence[float], tolerance: float = C_TOLERANCE) -> int:
 
 def _check_grid(c_grid: Sequence[float]) -> list[float]:
     grid = [float(c) for c in c_grid]
-    if not grid or any(c <= 0 for c in grid) or any(a >= b for a, b in zip(grid, grid[1:])):
+    if not grid or any(c <= 0 for c in grid) or any(a >= b for a, b in itertools.pairwise(grid)):
         raise ValueError(f"c_grid must be positive and strictly ascending, got {tuple(c_grid)}")
     return grid
 
@@ -131,8 +206,18 @@ def grid_search_c(x: np.ndarray, y: np.ndarray, c_grid: Sequence[float], cv: Any
     Returns:
         Shape ``(len(c_grid),)``: accuracy x100 averaged over folds.
     """
-    search = LogisticRegressionCV(Cs=_check_grid(c_grid), cv=cv, scoring="accuracy", solver="lbfgs",
-                                  max_iter=max_iter, refit=False, n_jobs=n_jobs, **_CV_KWARGS)
+    grid = _check_grid(c_grid)
+    splits = list(cv.split(x, y))
+    # one LogisticRegressionCV per fold (the same path it fits for that fold among all), so the bar can move
+    scores = np.stack(_map_folds(functools.partial(_fold_scores, x, y, grid, max_iter), splits, n_jobs))
+    return 100 * scores.mean(axis=0)  # (n_folds, n_cs) -> (n_cs,)
+
+
+def _fold_scores(x: np.ndarray, y: np.ndarray, grid: list[float], max_iter: int,
+                 split: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Accuracy of each ``C`` on one fold's held-out part, shape ``(n_cs,)``."""
+    search = LogisticRegressionCV(Cs=grid, cv=[split], scoring="accuracy", solver="lbfgs",
+                                  max_iter=max_iter, refit=False, **_CV_KWARGS)
     with warnings.catch_warnings(), threadpool_limits(limits=1):
         # a not-quite-converged weakly regularised fit is still a valid probe
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -140,8 +225,7 @@ def grid_search_c(x: np.ndarray, y: np.ndarray, c_grid: Sequence[float], cv: Any
     scores = search.scores_
     if isinstance(scores, dict):  # scikit-learn < 1.8: {class: (n_folds, n_cs)}, same for every class
         scores = next(iter(scores.values()))
-    scores = np.asarray(scores).reshape(-1, len(c_grid))  # (n_folds, n_cs)
-    return 100 * scores.mean(axis=0)
+    return np.asarray(scores).reshape(len(grid))
 
 
 def _fit(x: np.ndarray, y: np.ndarray, c: float, max_iter: int) -> LogisticRegression:
@@ -231,17 +315,27 @@ def cv_probe(features: np.ndarray, labels: np.ndarray, n_folds: int = 10, inner_
         "predictions": out-of-fold predictions (n,)}``.
     """
     x, y = np.asarray(features, dtype=np.float32), np.asarray(labels)
-    folds = StratifiedKFold(n_splits=fold_count(y, n_folds), shuffle=True, random_state=seed)
+    splits = list(StratifiedKFold(n_splits=fold_count(y, n_folds), shuffle=True, random_state=seed).split(x, y))
+    inner = [fold_count(y[tr], inner_folds) for tr, _ in splits]  # C-search folds of each outer fold
+    _expect(sum(inner))
     probe = LogisticProbe(c_grid, inner_folds, seed, tolerance, max_iter)
-    out = cross_validate(_with_scaler(probe, standardize), x, y, cv=folds, n_jobs=n_jobs,
-                         return_estimator=True, return_indices=True, error_score="raise")
-    fitted = [est[-1] if standardize else est for est in out["estimator"]]
+    out = _map_folds(functools.partial(_outer_fold, _with_scaler(probe, standardize), x, y), splits, n_jobs, inner)
+    fitted = [est[-1] if standardize else est for est, _, _ in out]
     predictions = np.empty_like(y)
-    for est, te in zip(out["estimator"], out["indices"]["test"]):
-        predictions[te] = est.predict(x[te])
-    return {"accuracy": float(100 * np.mean(out["test_score"])),
+    for (_, _, pred), (_, te) in zip(out, splits):
+        predictions[te] = pred
+    return {"accuracy": float(100 * np.mean([acc for _, acc, _ in out])),
             "dev_accuracy": float(np.mean([p.cv_accuracy_ for p in fitted])),
             "C": [p.C_ for p in fitted], "predictions": predictions}
+
+
+def _outer_fold(estimator: Any, x: np.ndarray, y: np.ndarray, split: tuple[np.ndarray, np.ndarray]
+                ) -> tuple[Any, float, np.ndarray]:
+    """Fit a copy of ``estimator`` on the fold's training part; it, its test accuracy and test predictions."""
+    tr, te = split
+    fitted = clone(estimator).fit(x[tr], y[tr])
+    pred = fitted.predict(x[te])
+    return fitted, float(accuracy_score(y[te], pred)), pred
 
 
 def split_probe(train: tuple[np.ndarray, np.ndarray], dev: tuple[np.ndarray, np.ndarray],
@@ -268,6 +362,7 @@ def split_probe(train: tuple[np.ndarray, np.ndarray], dev: tuple[np.ndarray, np.
     x_all = np.concatenate([x_tr, x_dev]).astype(np.float32)  # (n_train + n_dev, f)
     y_all = np.concatenate([y_tr, y_dev])
     split = PredefinedSplit(np.r_[np.full(len(y_tr), -1), np.zeros(len(y_dev), dtype=int)])
+    _expect(1)
     dev_scores = grid_search_c(x_all, y_all, c_grid, split, max_iter)
     best = select_c(dev_scores, tolerance)
     pred = _fit(x_tr, y_tr, c_grid[best], max_iter).predict(x_te)
@@ -295,6 +390,7 @@ def kfold_test_probe(train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarra
         ``{"accuracy", "dev_accuracy", "C", "predictions"}`` (accuracies x100).
     """
     (x_tr, y_tr), (x_te, y_te) = train, test
+    _expect(fold_count(np.asarray(y_tr), n_folds))
     probe = LogisticProbe(c_grid, n_folds, seed, tolerance, max_iter, n_jobs)
     model = _with_scaler(probe, standardize).fit(np.asarray(x_tr, dtype=np.float32), y_tr)
     pred = model.predict(np.asarray(x_te, dtype=np.float32))

@@ -36,6 +36,7 @@ Deviations from SentEval (all in docs/evaluation.md):
   features); ``pair_mode="senteval"`` gives SentEval's ``[|u - v|, u * v]``.
 
 BLAS/OpenMP use one thread per fit; ``n_jobs`` spreads the folds over processes instead.
+While a probe runs, a tqdm bar on stderr counts its ``C``-search folds (``show_progress=False``: none).
 
 Example:
     >>> evaluate_probe(model.encode, "mr", "../shared/data")  # doctest: +SKIP
@@ -51,7 +52,7 @@ import numpy as np
 from sklearn.metrics import f1_score
 
 from textcl.data.senteval import TRANSFER_TASKS, PairData, TextData, check_task, load_task
-from textcl.data.tables import load_table
+from textcl.data.tables import as_dataset_dict
 from textcl.evaluation.logistic import (
     C_GRID,
     C_GRID_KFOLD,
@@ -65,6 +66,7 @@ from textcl.evaluation.logistic import (
     grid_search_c,
     kfold_test_probe,
     pair_features,
+    probe_progress,
     scale_by_norm,
     select_c,
     split_probe,
@@ -76,19 +78,19 @@ __all__ = [
     "C_GRID_KFOLD",
     "C_TOLERANCE",
     "SEED",
+    "LogisticProbe",
     "PairMode",
     "Scaling",
-    "LogisticProbe",
-    "select_c",
-    "grid_search_c",
-    "scale_by_norm",
-    "pair_features",
     "cv_probe",
-    "split_probe",
-    "kfold_test_probe",
-    "evaluate_probe_data",
     "evaluate_probe",
+    "evaluate_probe_data",
+    "grid_search_c",
+    "kfold_test_probe",
+    "pair_features",
     "probe_user_data",
+    "scale_by_norm",
+    "select_c",
+    "split_probe",
 ]
 
 def _embed(encode: Encode, texts: list[str]) -> np.ndarray:
@@ -112,7 +114,8 @@ def _scaled(scaling: Scaling, train: np.ndarray, *others: np.ndarray) -> tuple[l
 def evaluate_probe_data(encode: Encode, task: str, data: dict[str, PairData | TextData],
                         n_folds: int = 10, inner_folds: int = 5, pair_mode: PairMode = "full",
                         scaling: Scaling = "norm", seed: int = SEED, *,
-                        tolerance: float = C_TOLERANCE, n_jobs: int | None = None) -> dict[str, float]:
+                        tolerance: float = C_TOLERANCE, n_jobs: int | None = None,
+                        show_progress: bool = True) -> dict[str, float]:
     """Run the probe of one transfer task on already-loaded data.
 
     Args:
@@ -128,6 +131,7 @@ def evaluate_probe_data(encode: Encode, task: str, data: dict[str, PairData | Te
         tolerance: ``C`` values within this many accuracy points of the best
             count as tied; the smallest wins (see :func:`select_c`).
         n_jobs: processes over CV folds (``None``: one).
+        show_progress: a bar on stderr counting the ``C``-search folds.
 
     Returns:
         ``{"accuracy", "dev_accuracy", "n"}`` (+ ``"f1"`` for MRPC), x100.
@@ -146,14 +150,15 @@ def evaluate_probe_data(encode: Encode, task: str, data: dict[str, PairData | Te
             n = len(data[split])
             embs[i] = pair_features(emb[:n], emb[n:], pair_mode)  # u, v: (n, d) each
     sets = list(zip(embs, labels))
-    if task == "sst2":
-        out = split_probe(*sets, c_grid=C_GRID, standardize=standardize, tolerance=tolerance)
-    elif task in ("trec", "mrpc"):
-        out = kfold_test_probe(*sets, n_folds=n_folds, c_grid=C_GRID_KFOLD, seed=seed,
-                               standardize=standardize, tolerance=tolerance, n_jobs=n_jobs)
-    else:
-        out = cv_probe(*sets[0], n_folds=n_folds, inner_folds=inner_folds, c_grid=C_GRID, seed=seed,
-                       standardize=standardize, tolerance=tolerance, n_jobs=n_jobs)
+    with probe_progress(f"probe {task}", show_progress):
+        if task == "sst2":
+            out = split_probe(*sets, c_grid=C_GRID, standardize=standardize, tolerance=tolerance)
+        elif task in ("trec", "mrpc"):
+            out = kfold_test_probe(*sets, n_folds=n_folds, c_grid=C_GRID_KFOLD, seed=seed,
+                                   standardize=standardize, tolerance=tolerance, n_jobs=n_jobs)
+        else:
+            out = cv_probe(*sets[0], n_folds=n_folds, inner_folds=inner_folds, c_grid=C_GRID, seed=seed,
+                           standardize=standardize, tolerance=tolerance, n_jobs=n_jobs)
     result = {k: out[k] for k in ("accuracy", "dev_accuracy")}
     if task == "mrpc":
         result["f1"] = float(100 * f1_score(labels[-1], out["predictions"]))
@@ -184,7 +189,7 @@ def probe_user_data(encode: Encode, data: Any, text_col: str = "text", label_col
                     train_split: str = "train", test_split: str = "test", name: str | None = None,
                     n_folds: int = 10, inner_folds: int = 5, scaling: Scaling = "norm",
                     seed: int = SEED, *, tolerance: float = C_TOLERANCE,
-                    n_jobs: int | None = None) -> dict[str, float]:
+                    n_jobs: int | None = None, show_progress: bool = True) -> dict[str, float]:
     """Linear probe (e.g. sentiment) on the user's own labelled sentences.
 
     With a test split: ``C`` is picked by CV on the train split, then the model
@@ -194,7 +199,8 @@ def probe_user_data(encode: Encode, data: Any, text_col: str = "text", label_col
     Args:
         encode: sentences -> embeddings.
         data: a Hugging Face dataset name, a local csv/tsv/json/jsonl/parquet
-            path, or an already loaded ``datasets.DatasetDict``.
+            path, an already loaded ``datasets.DatasetDict``, or Python lists: a dict of columns
+            (``{"text": [...], "label": [...]}``) or of splits (``{"train": {...}, "test": {...}}``).
         text_col: column with the sentences.
         label_col: column with the labels (any hashable values).
         train_split, test_split: split names.
@@ -204,6 +210,7 @@ def probe_user_data(encode: Encode, data: Any, text_col: str = "text", label_col
         seed: fold shuffling seed.
         tolerance: see :func:`select_c`.
         n_jobs: processes over CV folds.
+        show_progress: a bar on stderr counting the ``C``-search folds.
 
     Returns:
         ``{"accuracy", "macro_f1", "n_train", "n_test"}`` (x100; ``n_test`` is 0
@@ -213,7 +220,7 @@ def probe_user_data(encode: Encode, data: Any, text_col: str = "text", label_col
         ValueError: a missing split or column (lists what the data has), or
             fewer than two classes.
     """
-    dataset = data if hasattr(data, "keys") and hasattr(data, "values") else load_table(data, name)
+    dataset = as_dataset_dict(data, name)
     if train_split not in dataset:
         raise ValueError(f"{data!s:.80} has no split {train_split!r}; splits: {', '.join(dataset)}")
     splits = [s for s in (train_split, test_split) if s in dataset]
@@ -228,16 +235,17 @@ def probe_user_data(encode: Encode, data: Any, text_col: str = "text", label_col
     labels = {s: np.asarray([classes.index(str(v)) for v in raw[s]]) for s in splits}
     folds = fold_count(labels[train_split], n_folds)
     embs, standardize = _scaled(scaling, *(_embed(encode, texts[s]) for s in splits))
-    if test_split in splits:
-        y_test = labels[test_split]
-        out = kfold_test_probe((embs[0], labels[train_split]), (embs[1], y_test), folds,
-                               C_GRID_KFOLD, seed, standardize, tolerance=tolerance, n_jobs=n_jobs)
-        n_test = len(y_test)
-    else:
-        y_test = labels[train_split]
-        out = cv_probe(embs[0], y_test, folds, inner_folds, C_GRID, seed, standardize,
-                       tolerance=tolerance, n_jobs=n_jobs)
-        n_test = 0
+    with probe_progress("probe", show_progress):
+        if test_split in splits:
+            y_test = labels[test_split]
+            out = kfold_test_probe((embs[0], labels[train_split]), (embs[1], y_test), folds,
+                                   C_GRID_KFOLD, seed, standardize, tolerance=tolerance, n_jobs=n_jobs)
+            n_test = len(y_test)
+        else:
+            y_test = labels[train_split]
+            out = cv_probe(embs[0], y_test, folds, inner_folds, C_GRID, seed, standardize,
+                           tolerance=tolerance, n_jobs=n_jobs)
+            n_test = 0
     return {"accuracy": out["accuracy"],
             "macro_f1": float(100 * f1_score(y_test, out["predictions"], average="macro")),
             "n_train": len(labels[train_split]), "n_test": n_test}

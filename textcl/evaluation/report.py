@@ -2,7 +2,7 @@
 
 :func:`evaluate` loads the requested tasks and, task by task, encodes that
 task's distinct sentences (length-sorted chunks, with a progress bar) and
-scores it from that table. Each task is encoded on its own, so its embeddings
+scores it from that table (a probe with a bar of its folds). Each task is encoded on its own, so its embeddings
 (and score) do not depend on which other tasks run with it: a table shared
 across tasks puts a sentence into different length-sorted batches, and float32
 sums then differ in the last bits. Results are a plain dict
@@ -35,12 +35,12 @@ from textcl.evaluation.sts import Encode, evaluate_sts_data
 
 __all__ = [
     "EmbeddingTable",
-    "encode_unique",
     "default_data_dir",
-    "task_texts",
+    "encode_unique",
     "evaluate",
     "format_markdown",
     "format_time_split",
+    "task_texts",
     "write_json",
 ]
 
@@ -161,7 +161,7 @@ def evaluate(encode: Encode, tasks: str | Sequence[str] = "all",
         geometry: add alignment/uniformity on STS-B test when ``stsb`` is run.
         plots_dir: if given, write PNGs there (STS scatter plots, alignment-uniformity).
         chunk_size: sentences per ``encode`` call.
-        show_progress: draw a progress bar while encoding.
+        show_progress: draw progress bars on stderr: encoding, and each probe's ``C``-search folds.
         seed: probe fold seed.
         tolerance: probe ``C`` values within this many accuracy points of the
             best count as tied (see :func:`~textcl.evaluation.probes.select_c`).
@@ -199,7 +199,7 @@ def evaluate(encode: Encode, tasks: str | Sequence[str] = "all",
         else:
             results[task] = evaluate_probe_data(table, task, data[task], n_folds, inner_folds,
                                                 pair_mode, scaling, seed, tolerance=tolerance,
-                                                n_jobs=n_jobs)
+                                                n_jobs=n_jobs, show_progress=show_progress)
         time_split[task] = {"encode": round(t_task - t_enc, 2),
                             "probe": round(time.perf_counter() - t_task, 2)}
         n_sentences, n_unique = n_sentences + len(texts), n_unique + len(table)

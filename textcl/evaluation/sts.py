@@ -23,7 +23,7 @@ import numpy as np
 from scipy.stats import pearsonr, spearmanr
 
 from textcl.data.senteval import STS_TASKS, PairData, check_task, load_task
-from textcl.data.tables import load_table
+from textcl.data.tables import as_dataset_dict
 
 __all__ = [
     "Encode",
@@ -148,7 +148,7 @@ def sts_dev_spearman(encode: Encode, data_dir: str | os.PathLike, task: str = "s
     return evaluate_sts(encode, task, data_dir, split="dev")["spearman"]
 
 
-def evaluate_hf_sts(encode: Encode, source: str | os.PathLike, split: str = "test",
+def evaluate_hf_sts(encode: Encode, source: Any, split: str = "test",
                     name: str | None = None, sentence1: str = "sentence1",
                     sentence2: str = "sentence2", score: str = "score") -> dict[str, float]:
     """Evaluate on a Hugging Face STS dataset or a local table with pair columns.
@@ -156,7 +156,8 @@ def evaluate_hf_sts(encode: Encode, source: str | os.PathLike, split: str = "tes
     Args:
         encode: sentences -> embeddings.
         source: hub name (e.g. ``"sentence-transformers/stsb"``, needs network
-            or cache) or a local csv/tsv/json/jsonl/parquet file.
+            or cache), a local csv/tsv/json/jsonl/parquet file, a ``datasets`` object, or
+            Python lists as a dict of columns (``{"sentence1": [...], "sentence2": [...], "score": [...]}``).
         split: split to score (a local file has only ``"train"``, used whatever
             is asked when it is the only split).
         name: dataset configuration.
@@ -168,15 +169,16 @@ def evaluate_hf_sts(encode: Encode, source: str | os.PathLike, split: str = "tes
     Raises:
         ValueError: missing split or column (the message lists what exists).
     """
-    dataset = load_table(source, name)
+    dataset = as_dataset_dict(source, name)
+    where = f"{source!s:.80}" if isinstance(source, (str, os.PathLike)) else "the data"
     if split not in dataset:
         if len(dataset) != 1:
-            raise ValueError(f"{source} has no split {split!r}; splits: {', '.join(dataset)}")
+            raise ValueError(f"{where} has no split {split!r}; splits: {', '.join(dataset)}")
         split = next(iter(dataset))
     table = dataset[split]
     missing = [c for c in (sentence1, sentence2, score) if c not in table.column_names]
     if missing:
-        raise ValueError(f"{source} lacks column(s) {', '.join(missing)}; "
+        raise ValueError(f"{where} lacks column(s) {', '.join(missing)}; "
                          f"columns: {', '.join(table.column_names)}")
     data = PairData([str(s) for s in table[sentence1]], [str(s) for s in table[sentence2]],
                     np.asarray(table[score], dtype=np.float64))

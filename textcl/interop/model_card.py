@@ -8,10 +8,14 @@ sentence-similarity``, tags, and a ``model-index`` of
 ``model-index`` (each with its split); scores used to select the checkpoint
 (STS-B dev) are shown in the card's body, apart from them.
 
-A textcl folder is never also a sentence-transformers folder, so the card of a
-textcl folder shows sentence-transformers usage only after an export
-(``model.save(new_path, format="sentence-transformers")``); the export writes
-its own card (``folder_format="sentence-transformers"``).
+A textcl folder also carries sentence-transformers' pipeline files (``docs/format.md``), so its card
+shows ``SentenceTransformer(path)`` directly (with ``trust_remote_code=True`` for the models that need
+textcl's own module); an export (``model.save(new_path, format="sentence-transformers")``) writes its
+own card (``folder_format="sentence-transformers"``).
+
+A card that records no training run (:func:`resave_card`: a model saved as it was loaded) says what
+the model is and where it came from, with no training section. ``datasets:`` holds hub dataset names
+only; local data is described in the text by its file name (:func:`card_datasets`).
 
 Example:
     >>> card = ModelCard(name="my-simcse", base_model="google-bert/bert-base-uncased",
@@ -34,8 +38,24 @@ from typing import Any, Literal
 import torch
 import yaml
 
-__all__ = ["CardResult", "ModelCard", "write_model_card", "render_model_card", "hardware_description", "versions",
-           "environment", "infer_base_model", "resolve_license", "selection_result", "TASK_NAMES", "CITATION"]
+from textcl.interop.card_sources import card_datasets, infer_base_model, loaded_from, source_text
+
+__all__ = [
+    "CITATION",
+    "TASK_NAMES",
+    "CardResult",
+    "ModelCard",
+    "card_datasets",
+    "environment",
+    "hardware_description",
+    "infer_base_model",
+    "render_model_card",
+    "resave_card",
+    "resolve_license",
+    "selection_result",
+    "versions",
+    "write_model_card",
+]
 
 #: textcl task id -> (dataset name shown on the card, model-index task type, metric's display name).
 TASK_NAMES: dict[str, tuple[str, str, str]] = {
@@ -122,6 +142,9 @@ class ModelCard:
         recipe: the exact command that trained the model.
         extra_rows: further (setting, value) rows for the training table.
         tags: tags added to textcl's own.
+        trained: whether the card describes a training run. ``None``: when it records any of
+            ``datasets``, ``loss``, ``view``, ``hyperparameters``, ``train_seconds``, ``recipe``.
+            A card of a re-saved model (:func:`resave_card`) has no training section.
     """
 
     name: str
@@ -140,6 +163,14 @@ class ModelCard:
     recipe: str | None = None
     extra_rows: list[tuple[str, str]] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
+    trained: bool | None = None
+
+    def records_training(self) -> bool:
+        """Whether the card has a training section (``trained``, else what the card records)."""
+        if self.trained is not None:
+            return self.trained
+        return bool(self.datasets or self.loss or self.view or self.hyperparameters
+                    or self.train_seconds is not None or self.recipe)
 
 
 def hardware_description() -> str:
@@ -163,15 +194,17 @@ def environment() -> dict[str, str]:
     return {**versions(), "hardware": hardware_description()}
 
 
-def infer_base_model(model: Any) -> str | None:
-    """The hub repo id a transformer model was loaded from, or None (local folder, word vectors)."""
-    from textcl.hub import is_local_path
+def resave_card(name: str, model: Any) -> ModelCard:
+    """The card of a model saved as it was loaded: what it is and where it came from, no training section.
 
-    inner = getattr(getattr(model, "encoder", None), "model", None)
-    name = getattr(getattr(inner, "config", None), "_name_or_path", None) or getattr(inner, "name_or_path", None)
-    if not isinstance(name, str) or not name or is_local_path(name):
-        return None
-    return name
+    ``base_model`` is the hub repo id it was loaded from; a model loaded from a local folder names
+    that folder in the card's text instead (and inherits its licence from the folder's card).
+    """
+    base = infer_base_model(model)
+    source = None if base else loaded_from(model)
+    return ModelCard(name=name, base_model=base,
+                     initialised_from=source if source and os.path.isdir(os.path.expanduser(source)) else None,
+                     trained=False)
 
 
 def _card_license(readme: str | None) -> str | None:
@@ -214,12 +247,12 @@ def resolve_license(card: ModelCard) -> tuple[str, str | None]:
         return card.license, card.license_note
     inherited = _card_license(_base_readme(card))
     if inherited:
-        source = card.base_model or card.initialised_from
+        source = card.base_model or source_text(card.initialised_from)
         return inherited, card.license_note or f"Licence inherited from the base model ({source})."
     folder = card.initialised_from and os.path.isdir(os.path.expanduser(card.initialised_from))
     if card.base_model or folder:
         why = (f"no licence was given (`--license`) and the base model's licence "
-               f"({card.base_model or card.initialised_from}) could not be read offline")
+               f"({card.base_model or source_text(card.initialised_from)}) could not be read offline")
     else:
         why = "no licence was given (`--license`) and the model has no hub base model to inherit one from"
     note = f"The licence is `other` because {why}."
@@ -272,8 +305,8 @@ def _results_table(results: list[CardResult]) -> str:
 def _training_rows(card: ModelCard, license_id: str) -> list[tuple[str, str]]:
     versions = card.versions if card.versions is not None else {
         k: v for k, v in environment().items() if k != "hardware"}
-    rows = [("base model", card.base_model or card.initialised_from or "none (built from scratch)"),
-            ("training data", ", ".join(card.datasets) or "not recorded"),
+    rows = [("base model", card.base_model or source_text(card.initialised_from) or "none (built from scratch)"),
+            ("training data", ", ".join(card_datasets(card.datasets)[1]) or "not recorded"),
             ("positive view", card.view or "not recorded"), ("loss", card.loss or "not recorded")]
     rows += [(k, json.dumps(v) if isinstance(v, (dict, list)) else str(v)) for k, v in card.hyperparameters.items()]
     if card.train_seconds is not None:
@@ -310,7 +343,8 @@ def render_model_card(card: ModelCard, model: Any | None = None, path: str = "PA
                         f"{type(card.results).__name__}")
     license_id, license_note = resolve_license(card)
     facts = {**_model_facts(model), **(model_facts or {})}
-    tags = ["textcl", "sentence-embeddings", "sentence-similarity", "contrastive-learning", *card.tags]
+    trained = card.records_training()
+    tags = ["textcl", "sentence-embeddings", "sentence-similarity", *(["contrastive-learning"] * trained), *card.tags]
     if facts["kind"]:
         tags.append(f"{facts['kind']}-encoder")
     if folder_format == "sentence-transformers":
@@ -320,7 +354,8 @@ def render_model_card(card: ModelCard, model: Any | None = None, path: str = "PA
         language=["en"], license=license_id, pipeline_tag="sentence-similarity",
         # an export is loaded by sentence-transformers: the hub's loader and widget go by library_name
         library_name="sentence-transformers" if folder_format == "sentence-transformers" else "textcl",
-        tags=list(dict.fromkeys(tags)), base_model=card.base_model or None, datasets=card.datasets or None,
+        tags=list(dict.fromkeys(tags)), base_model=card.base_model or None,
+        datasets=card_datasets(card.datasets)[0] or None,
         eval_results=eval_results or None, model_name=card.name if eval_results else None)
     held_out = [r for r in card.results if not r.used_for_selection]
     selection = [r for r in card.results if r.used_for_selection]
@@ -328,6 +363,7 @@ def render_model_card(card: ModelCard, model: Any | None = None, path: str = "PA
     return HFModelCard.from_template(
         data, template_str=template, name=card.name, facts=facts, path=json.dumps(path),
         folder_format=folder_format, license_id=license_id, license_note=license_note, recipe=card.recipe,
+        trained=trained, base_model=card.base_model, source=source_text(card.initialised_from),
         training_rows=_training_rows(card, license_id),
         test_table=_results_table(held_out) if held_out else None,
         selection_table=_results_table(selection) if selection else None, citation=CITATION)
@@ -367,6 +403,8 @@ def write_run_card(model_dir: str, card: ModelCard | None, model: Any, settings:
     card.base_model = card.base_model or infer_base_model(model)
     card.loss, card.view = card.loss or repr(loss), card.view or repr(view)
     card.hyperparameters = {k: v for k, v in settings.items() if k not in ("extra", "output_dir")}
+    if getattr(loss, "matryoshka_dims", None):  # the sizes encode(truncate_dim=...) was trained for
+        card.hyperparameters["matryoshka_dims"] = list(loss.matryoshka_dims)
     card.train_seconds = train_time
     if best is not None:
         card.results = [r for r in card.results if not r.used_for_selection] + [selection_result(metric, best)]

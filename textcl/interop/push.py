@@ -103,13 +103,12 @@ def _write_card(staged: str, folder: str, repo_id: str, model: Any,
         with open(out, "w", encoding="utf-8") as f:
             f.write(text)
         return
-    from textcl.interop.model_card import ModelCard, write_model_card
+    from textcl.interop.model_card import resave_card, write_model_card
 
     if model is None:
         raise ValueError(f"{folder} has no {CARD_FILE} model card and no model was given to write one: push the "
                          "model itself (model.push_to_hub(repo_id)) or pass card= with the model")
-    card = card or ModelCard(name=repo_id.rsplit("/", 1)[-1], base_model=None, datasets=[],
-                             loss="not recorded", view="not recorded")
+    card = card or resave_card(repo_id.rsplit("/", 1)[-1], model)
     write_model_card(staged, card, model)
     with open(out, encoding="utf-8") as f:
         text = f.read().replace(f'"{staged}"', f'"{repo_id}"')

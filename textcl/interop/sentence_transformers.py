@@ -16,7 +16,10 @@ long-standing layout every sentence-transformers release since 2.x reads (and th
     1_Pooling/config.json             word_embedding_dimension + pooling_mode_* flags
     2_Dense/config.json, model.safetensors   only for an active projection head
 
-``sentence_transformers`` itself is not needed to write the folder.
+``sentence_transformers`` itself is not needed to write the folder. The pipeline files are written by
+:func:`write_st_modules`, which also writes them into every textcl model folder (``docs/format.md``):
+``SentenceTransformer(textcl_folder)`` then loads that folder too, while ``textcl_config.json`` still
+decides how textcl loads it.
 
 textcl -> sentence-transformers:
 
@@ -30,9 +33,12 @@ projection head        ``Dense(dim, dim, activation=Tanh)`` (same Linear + Tanh)
 normalize_embeddings   ``Normalize``
 =====================  =============================================================
 
-Not expressible (a ``ValueError`` says which option would work): RNN and
+Not expressible (a ``ValueError`` says which option would work): RNN, CNN and
 word-average encoders, the ``cls`` pooling (BERT's pooler: dense + tanh over
-[CLS]), and ``first_last_avg`` / ``last2_avg`` (several layers' states).
+[CLS]), and ``first_last_avg`` / ``last2_avg`` (several layers' states). In a textcl
+folder such models get a ``modules.json`` naming textcl's own module class
+(:data:`~textcl.interop.st_compat.TEXTCL_ST_MODULE`), which sentence-transformers imports only
+with ``trust_remote_code=True``.
 """
 
 from __future__ import annotations
@@ -49,12 +55,20 @@ import transformers
 from safetensors.torch import save_file
 
 from textcl.hub import ST_MODULES, TEXTCL_CONFIG
-from textcl.interop.st_compat import ST_POOLING, check_st_exportable
+from textcl.interop.st_compat import ST_POOLING, TEXTCL_ST_MODULE, check_st_exportable, st_exportable
 from textcl.storage import atomic_folder
 from textcl.storage.read import read_json, read_safetensors, read_torch
 
-__all__ = ["STFolder", "read_st_folder", "is_st_folder", "load_st_dense",
-           "save_sentence_transformers", "check_st_exportable", "ST_POOLING"]
+__all__ = [
+    "ST_POOLING",
+    "STFolder",
+    "check_st_exportable",
+    "is_st_folder",
+    "load_st_dense",
+    "read_st_folder",
+    "save_sentence_transformers",
+    "write_st_modules",
+]
 
 # ---------------------------------------------------------------- reading
 
@@ -205,6 +219,8 @@ _ALL_POOLING_FLAGS = ("pooling_mode_cls_token", "pooling_mode_mean_tokens", "poo
                       "pooling_mode_mean_sqrt_len_tokens", "pooling_mode_weightedmean_tokens",
                       "pooling_mode_lasttoken")
 _TANH = "torch.nn.modules.activation.Tanh"  # what sentence-transformers writes for nn.Tanh()
+
+
 def save_sentence_transformers(model: Any, path: str | os.PathLike, overwrite: bool = False) -> None:
     """Write ``model`` to folder ``path`` in sentence-transformers format.
 
@@ -227,8 +243,8 @@ def save_sentence_transformers(model: Any, path: str | os.PathLike, overwrite: b
     check_st_exportable(model)
     path = os.fspath(path)
     if os.path.isfile(os.path.join(path, TEXTCL_CONFIG)) and not overwrite:
-        raise ValueError(f"{path} already holds a textcl model ({TEXTCL_CONFIG}); a folder is never both a textcl "
-                         "and a sentence-transformers folder: choose an empty folder (or overwrite=True)")
+        raise ValueError(f"{path} already holds a textcl model ({TEXTCL_CONFIG}), which SentenceTransformer(path) "
+                         "loads as it is: choose an empty folder for the export (or overwrite=True)")
     with atomic_folder(path, overwrite=overwrite, kind_check=_is_st_export, kind="sentence-transformers") as tmp:
         _write_st_folder(model, tmp, card_path=path)
 
@@ -240,25 +256,56 @@ def _is_st_export(path: str) -> bool:
 def _write_st_folder(model: Any, path: str, card_path: str | None = None) -> None:
     """Write the folder's files into ``path``; its card's snippets name ``card_path`` (default ``path``)."""
     encoder = model.encoder
-    dim = encoder.embedding_dim
     encoder.model.save_pretrained(path, safe_serialization=True)
     encoder.tokenizer.save_pretrained(path)
+    write_st_modules(model, path, warn=True)
+    from textcl.interop.model_card import resave_card, write_model_card
+
+    shown = card_path or path
+    write_model_card(path, resave_card(os.path.basename(os.path.abspath(shown)), model), model,
+                     folder_format="sentence-transformers", usage_path=shown)
+
+
+def write_st_modules(model: Any, path: str, warn: bool = False) -> list[str]:
+    """Write sentence-transformers' pipeline files into ``path``, which already holds the model's own files.
+
+    A transformer model that sentence-transformers can express (:func:`check_st_exportable`) gets
+    its modules: ``Transformer`` (the Hugging Face model and tokenizer at the root of ``path``),
+    ``Pooling``, an optional ``Dense`` (the projection head) and ``Normalize``. Any other model gets a
+    ``modules.json`` whose one module is :data:`TEXTCL_ST_MODULE`, a textcl class that loads the
+    textcl folder itself (``SentenceTransformer(path, trust_remote_code=True)`` where textcl is
+    installed). Both get ``config_sentence_transformers.json`` (prompts, similarity function).
+
+    Args:
+        model: the :class:`~textcl.model.SentenceEncoder` the folder holds.
+        path: the folder being written (before its manifest).
+        warn: warn when a training-only projection head is left out (an explicit export).
+
+    Returns:
+        The module types written, in order (``["Transformer", "Pooling", ...]`` or the textcl class).
+    """
+    if not st_exportable(model):
+        modules = [{"idx": 0, "name": "0", "path": "", "type": TEXTCL_ST_MODULE}]
+        _write_json(os.path.join(path, "modules.json"), modules)
+        _write_json(os.path.join(path, "config_sentence_transformers.json"), _st_config(model))
+        return [TEXTCL_ST_MODULE]
+    encoder = model.encoder
     _write_json(os.path.join(path, "sentence_bert_config.json"),
                 {"max_seq_length": encoder.max_length, "do_lower_case": False})
-
     modules = [_module(0, "", "Transformer")]
     pooling_dir = os.path.join(path, "1_Pooling")
     os.makedirs(pooling_dir, exist_ok=True)
     flags = {flag: flag == ST_POOLING[encoder.pooling] for flag in _ALL_POOLING_FLAGS}
     _write_json(os.path.join(pooling_dir, "config.json"),
-                {"word_embedding_dimension": dim, **flags, "include_prompt": True})
+                {"word_embedding_dimension": encoder.embedding_dim, **flags, "include_prompt": True})
     modules.append(_module(1, "1_Pooling", "Pooling"))
 
     head = model.projection
     if head is not None and head.mlp_only_train:
-        warnings.warn("the projection head is used in training only (mlp_only_train) and does not change "
-                      "the embeddings: it is not part of the sentence-transformers folder", UserWarning,
-                      stacklevel=3)
+        if warn:
+            warnings.warn("the projection head is used in training only (mlp_only_train) and does not change "
+                          "the embeddings: it is not part of the sentence-transformers folder", UserWarning,
+                          stacklevel=4)
     elif head is not None:
         folder = f"{len(modules)}_Dense"
         os.makedirs(os.path.join(path, folder), exist_ok=True)
@@ -274,11 +321,7 @@ def _write_st_folder(model: Any, path: str, card_path: str | None = None) -> Non
         modules.append(_module(len(modules), f"{len(modules)}_Normalize", "Normalize"))
     _write_json(os.path.join(path, "modules.json"), modules)
     _write_json(os.path.join(path, "config_sentence_transformers.json"), _st_config(model))
-    from textcl.interop.model_card import ModelCard, infer_base_model, write_model_card
-
-    shown = card_path or path
-    card = ModelCard(name=os.path.basename(os.path.abspath(shown)), base_model=infer_base_model(model))
-    write_model_card(path, card, model, folder_format="sentence-transformers", usage_path=shown)
+    return [m["type"].rsplit(".", 1)[-1] for m in modules]
 
 
 def _module(idx: int, folder: str, kind: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import torch
 
 from textcl.similarity import as_matrix, check_finite, similarity_matrix, similarity_pairwise
 
-__all__ = ["SentenceTransformerAPI", "ModelCardData", "split_load_kwargs", "LOAD_SETTINGS"]
+__all__ = ["LOAD_SETTINGS", "ModelCardData", "SentenceTransformerAPI", "split_load_kwargs"]
 
 # load keywords that set the model, not the files it is read from
 LOAD_SETTINGS = ("truncate_dim", "prompts", "default_prompt_name", "similarity_fn_name")
@@ -116,7 +116,7 @@ class SentenceTransformerAPI:
             self.__dict__["_model_card_data"] = ModelCardData()
         return self.__dict__["_model_card_data"]
 
-    def similarity(self, a: Any, b: Any, fn: str | None = None) -> np.ndarray:
+    def similarity(self, a: Any, b: Any, fn: str | None = None) -> np.ndarray | torch.Tensor:
         """Similarity matrix between two sets of embeddings (or sentences, encoded first).
 
         Args:
@@ -126,17 +126,18 @@ class SentenceTransformerAPI:
                 the model's ``similarity_fn_name``.
 
         Returns:
-            (n, m) float32 similarities.
+            (n, m) float32 similarities: a ``torch.Tensor`` (on the input's device) when an input is a
+            tensor, as sentence-transformers' evaluators expect; else a NumPy array.
         """
         x, y = (self._as_matrix(v) for v in (a, b))
         if x.shape[1] != y.shape[1]:
             raise ValueError(f"embedding sizes differ: {x.shape} vs {y.shape}")
-        return similarity_matrix(x, y, fn or self.similarity_fn_name)
+        return _like_input(similarity_matrix(x, y, fn or self.similarity_fn_name), a, b)
 
-    def similarity_pairwise(self, a: Any, b: Any, fn: str | None = None) -> np.ndarray:
-        """Row-wise similarity of aligned embeddings (or sentences): (n, d), (n, d) -> (n,)."""
+    def similarity_pairwise(self, a: Any, b: Any, fn: str | None = None) -> np.ndarray | torch.Tensor:
+        """Row-wise similarity of aligned embeddings (or sentences): (n, d), (n, d) -> (n,); a tensor for tensors."""
         x, y = (self._as_matrix(v) for v in (a, b))
-        return similarity_pairwise(x, y, fn or self.similarity_fn_name)
+        return _like_input(similarity_pairwise(x, y, fn or self.similarity_fn_name), a, b)
 
     def _as_matrix(self, v: Any) -> np.ndarray:
         if isinstance(v, str) or (isinstance(v, (list, tuple)) and v and isinstance(v[0], str)):
@@ -146,3 +147,9 @@ class SentenceTransformerAPI:
         v = np.asarray(v, dtype=np.float32)
         check_finite(as_matrix(v, "embeddings"), "embedding")
         return v[None, :] if v.ndim == 1 else v
+
+
+def _like_input(result: np.ndarray, *inputs: Any) -> np.ndarray | torch.Tensor:
+    """``result`` as a tensor on the first tensor input's device, or as it is when no input is a tensor."""
+    tensor = next((v for v in inputs if isinstance(v, torch.Tensor)), None)
+    return result if tensor is None else torch.from_numpy(np.ascontiguousarray(result)).to(tensor.device)

@@ -1,14 +1,18 @@
 """Which textcl models sentence-transformers can express (a leaf module: no textcl imports).
 
-Shared by the writer (:mod:`textcl.interop.sentence_transformers`) and the model card, which only
-offers a sentence-transformers snippet for models that export exactly.
+Shared by the writer (:mod:`textcl.interop.sentence_transformers`), which gives the other models a
+``modules.json`` naming textcl's own module class, and the model card.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["ST_POOLING", "check_st_exportable", "st_exportable"]
+__all__ = ["ST_POOLING", "TEXTCL_ST_MODULE", "check_st_exportable", "st_exportable"]
+
+#: The sentence-transformers module class that a textcl folder names in its ``modules.json`` when
+#: sentence-transformers' own modules cannot express the model (:class:`textcl.st_module.TextclModule`).
+TEXTCL_ST_MODULE = "textcl.st_module.TextclModule"
 
 # textcl pooling -> the sentence-transformers Pooling flag that computes the same vector
 ST_POOLING: dict[str, str] = {

@@ -6,6 +6,7 @@
   ``.npy`` with a sidecar that detects a changed file, and reused (``faiss_index.py``,
   ``stamp.py``; needs ``pip install "textcl-toolkit[faiss]"``).
 - :func:`semantic_search`: sentences in, :class:`Hit` lists out (``semantic.py``).
+- :func:`mine_hard_negatives`: hard negatives for (anchor, positive) rows (``mining.py``).
 
 Every path refuses non-finite embeddings, naming the first bad row.
 
@@ -17,24 +18,12 @@ Example:
 """
 
 from textcl.search.exact import ExactIndex, cosine_top_k
-from textcl.search.faiss_index import (
-                                       FaissIndex,
-                                       default_nlist,
-                                       default_nprobe,
-                                       faiss_available,
-                                       open_faiss_index,
-                                       require_faiss,
-)
-from textcl.search.semantic import (
-                                       INDEX_KINDS,
-                                       Hit,
-                                       IndexKind,
-                                       SearchIndex,
-                                       open_embeddings,
-                                       open_index,
-                                       semantic_search,
-)
+from textcl.search.faiss_index import (FaissIndex, default_nlist, default_nprobe, faiss_available, open_faiss_index,
+                                       require_faiss)
+from textcl.search.mining import mine_hard_negatives
+from textcl.search.semantic import (INDEX_KINDS, Hit, IndexKind, SearchIndex, open_embeddings, open_index,
+                                    semantic_search)
 
 __all__ = ["Hit", "ExactIndex", "FaissIndex", "SearchIndex", "IndexKind", "INDEX_KINDS", "cosine_top_k",
            "semantic_search", "open_index", "open_embeddings", "open_faiss_index", "faiss_available",
-           "require_faiss", "default_nlist", "default_nprobe"]
+           "require_faiss", "default_nlist", "default_nprobe", "mine_hard_negatives"]

@@ -2,7 +2,8 @@
 
 ``textcl_manifest.json`` is the last file written into a folder before it is
 renamed into place, so its presence means the save completed. Loading checks it:
-a missing, truncated, altered or unexpected file is an error naming the file.
+a missing, truncated, altered or unexpected file is an error naming the file and
+the fixes (``verify=False`` skips the size and hash checks, with a warning).
 
 The name carries the ``textcl_`` prefix so that it never collides with another
 tool's ``manifest.json`` in folders shared with other ecosystems (sentence-
@@ -15,14 +16,26 @@ import fnmatch
 import hashlib
 import json
 import os
-from typing import Any, Iterable
+import warnings
+from collections.abc import Iterable
+from typing import Any
 
 from textcl.storage.atomic import atomic_write_json
 from textcl.storage.errors import CorruptFolderError, FormatVersionError, MissingManifestError
 from textcl.storage.read import read_json
 
-__all__ = ["MANIFEST_FILE", "MANIFEST_VERSION", "IGNORED_EXTRAS", "SELF_CHECKSUM", "write_manifest",
-           "read_manifest", "verify_manifest", "list_files", "sha256_file", "manifest_checksum"]
+__all__ = [
+    "IGNORED_EXTRAS",
+    "MANIFEST_FILE",
+    "MANIFEST_VERSION",
+    "SELF_CHECKSUM",
+    "list_files",
+    "manifest_checksum",
+    "read_manifest",
+    "sha256_file",
+    "verify_manifest",
+    "write_manifest",
+]
 
 MANIFEST_FILE = "textcl_manifest.json"
 MANIFEST_VERSION = 1
@@ -127,14 +140,16 @@ def verify_manifest(folder: str, verify: bool = True, allow_missing: bool = Fals
                     ignore: Iterable[str] = ()) -> dict[str, Any] | None:
     """Check that ``folder`` holds exactly the files its manifest lists, unaltered.
 
-    Sizes are always checked; ``verify=False`` skips only the hashing (slow on
-    large weights). A file the manifest does not list is an error unless it
+    A file whose size or SHA-256 differs from the manifest's (hand-edited, truncated, damaged) is
+    refused with one line naming it and the two ways on: re-save the folder, or load it with
+    ``verify=False`` (``--no-verify``), which skips the size and hash checks with a warning. A
+    missing file is refused either way. A file the manifest does not list is an error unless it
     matches :data:`IGNORED_EXTRAS` or ``ignore``: an unexpected ``tokenizer.json`` or
     ``config.json`` can change how a folder loads, so it never mixes in silently.
 
     Args:
         folder: the saved folder.
-        verify: also compare each file's SHA-256.
+        verify: compare each file's size and SHA-256 with the manifest's (``False``: warn instead).
         allow_missing: return ``None`` for a folder without a manifest (one written
             before manifests existed) instead of raising.
         ignore: more ``fnmatch`` patterns of relative paths allowed besides the listed
@@ -158,6 +173,8 @@ def verify_manifest(folder: str, verify: bool = True, allow_missing: bool = Fals
             f"{folder} has no {MANIFEST_FILE}: its save was interrupted, or textcl did not write it. "
             "Re-save it (or pass the folder of a complete save)", folder)
     resave = "re-save the model or restore the file from a copy"
+    fixes = ("re-save the folder (or restore the file from a copy), or load it with verify=False (--no-verify) "
+             "to skip the size and hash checks")
     real_folder = os.path.realpath(folder)
     for rel, entry in manifest["files"].items():
         path = os.path.join(folder, *rel.split("/"))
@@ -167,10 +184,10 @@ def verify_manifest(folder: str, verify: bool = True, allow_missing: bool = Fals
         if not os.path.isfile(path):
             raise CorruptFolderError(f"{path} is missing (the folder is incomplete): {resave}", folder, path)
         size = os.path.getsize(path)
-        if size != entry["size"]:
+        if verify and size != entry["size"]:
             raise CorruptFolderError(
-                f"{path} is corrupt: {size} bytes, the manifest records {entry['size']} (truncated or "
-                f"replaced): {resave}. verify=False skips hashing only and is not a fix for this", folder, path)
+                f"{path} is corrupt or was edited since the save: {size} bytes, {MANIFEST_FILE} records "
+                f"{entry['size']}: {fixes}", folder, path)
     patterns = IGNORED_EXTRAS + tuple(ignore)
     for rel in list_files(folder):
         if rel not in manifest["files"] and not any(fnmatch.fnmatchcase(rel, p) for p in patterns):
@@ -178,10 +195,14 @@ def verify_manifest(folder: str, verify: bool = True, allow_missing: bool = Fals
             raise CorruptFolderError(
                 f"{path} is not part of the saved folder (not in its {MANIFEST_FILE}) and could change how "
                 "it loads: remove it, or re-save the model", folder, path)
-    if verify:
-        for rel, entry in manifest["files"].items():
-            path = os.path.join(folder, *rel.split("/"))
-            if sha256_file(path) != entry["sha256"]:
-                raise CorruptFolderError(f"{path} is corrupt: its SHA-256 differs from the manifest's "
-                                         f"(the file was altered or damaged): {resave}", folder, path)
+    if not verify:
+        warnings.warn(f"{folder} is loaded without checking its files' sizes and SHA-256 against {MANIFEST_FILE} "
+                      "(verify=False / --no-verify): an edited or damaged file loads as it is", UserWarning,
+                      stacklevel=3)
+        return manifest
+    for rel, entry in manifest["files"].items():
+        path = os.path.join(folder, *rel.split("/"))
+        if sha256_file(path) != entry["sha256"]:
+            raise CorruptFolderError(f"{path} is corrupt or was edited since the save: its SHA-256 differs from "
+                                     f"the one {MANIFEST_FILE} records: {fixes}", folder, path)
     return manifest

@@ -12,11 +12,24 @@ Example:
 from __future__ import annotations
 
 import math
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
-__all__ = ["TrainerState", "TrainerCallback", "FunctionCallback", "as_callbacks", "TrainResult", "TrainingDivergedError",
-           "check_finite_loss"]
+from tqdm.auto import tqdm
+
+__all__ = [
+    "FunctionCallback",
+    "PrintEvaluation",
+    "TrainResult",
+    "TrainerCallback",
+    "TrainerState",
+    "TrainingDivergedError",
+    "as_callbacks",
+    "check_finite_loss",
+    "evaluation_line",
+]
 
 
 @dataclass
@@ -30,6 +43,7 @@ class TrainerState:
         loss: the loss of the last optimizer step (the value logged, not a running average).
         lr: the learning rate after the last step.
         best_metric: the best dev metric so far, if an evaluator runs.
+        best_step: the step that scored ``best_metric``.
         should_stop: set to True to end training after this step.
         log_history: every metrics record written so far.
     """
@@ -40,6 +54,7 @@ class TrainerState:
     loss: float = float("nan")
     lr: float = 0.0
     best_metric: float | None = None
+    best_step: int | None = None
     should_stop: bool = False
     log_history: list[dict[str, Any]] = field(default_factory=list)
 
@@ -71,6 +86,33 @@ class FunctionCallback(TrainerCallback):
 
     def on_log(self, state: TrainerState, record: dict[str, Any]) -> bool | None:
         return bool(self.fn(record))
+
+
+def evaluation_line(state: TrainerState, metrics: dict[str, float], metric_for_best: str) -> str:
+    """One line for an evaluation: ``step 200: stsb_dev_spearman 81.23 (best 81.23 at step 200)``.
+
+    The selecting metric comes first, with the best score so far; any other metrics follow.
+    """
+    line = f"step {state.step}: {metric_for_best} {metrics[metric_for_best]:.2f}"
+    if state.best_metric is not None:  # a checkpoint of an older textcl has no best step
+        at = f" at step {state.best_step}" if state.best_step is not None else ""
+        line += f" (best {state.best_metric:.2f}{at})"
+    others = [f"{k} {v:.2f}" for k, v in metrics.items() if k != metric_for_best and isinstance(v, (int, float))]
+    return "; ".join([line, *others])
+
+
+class PrintEvaluation(TrainerCallback):
+    """Print each evaluation's scores on one line of stderr, above the training bar (``tqdm.write``).
+
+    Args:
+        metric_for_best: the metric that selects the kept model (printed first, with the best so far).
+    """
+
+    def __init__(self, metric_for_best: str) -> None:
+        self.metric_for_best = metric_for_best
+
+    def on_evaluate(self, state: TrainerState, metrics: dict[str, float]) -> None:
+        tqdm.write(evaluation_line(state, metrics, self.metric_for_best), file=sys.stderr)
 
 
 def as_callbacks(callbacks: Sequence[TrainerCallback | Callable[[dict[str, Any]], Any]]) -> list[TrainerCallback]:

@@ -16,11 +16,14 @@ checkpoint at ``checkpoint/``, or ``checkpoint/`` missing and a complete
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
+import sys
 import warnings
-from typing import Any, Iterable
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -36,12 +39,47 @@ from textcl.storage import (
 )
 from textcl.storage.read import read_torch
 
-__all__ = ["save_checkpoint", "load_checkpoint", "resolve_checkpoint", "is_checkpoint", "trim_metrics",
-           "compare_settings", "setting", "rng_state", "set_rng_state", "MODEL_FILE", "STATE_FILE", "CHECKPOINT_KIND"]
+__all__ = [
+    "CHECKPOINT_KIND",
+    "MODEL_FILE",
+    "STATE_FILE",
+    "compare_settings",
+    "is_checkpoint",
+    "load_checkpoint",
+    "quiet_saves",
+    "resolve_checkpoint",
+    "rng_state",
+    "save_checkpoint",
+    "set_rng_state",
+    "setting",
+    "trim_metrics",
+]
 
 MODEL_FILE = "model.safetensors"
 STATE_FILE = "trainer_state.pt"
 CHECKPOINT_KIND = "checkpoint"
+
+
+@contextlib.contextmanager
+def quiet_saves() -> Iterator[None]:
+    """Silence transformers' progress bars (``save_pretrained``'s "Writing model shards") for the block.
+
+    The trainer saves inside this, so a save during training does not break the training bar;
+    the previous setting is restored afterwards. transformers not imported yet: nothing of it can print.
+    """
+    hf = sys.modules.get("transformers")
+    if hf is None:
+        yield
+        return
+    from transformers.utils import logging as hf_logging
+
+    was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_on:
+            hf_logging.enable_progress_bar()
 
 
 def rng_state() -> dict[str, Any]:

@@ -1,14 +1,29 @@
-"""Evaluators the trainer runs every ``eval_steps``: model -> {metric: value}."""
+"""Evaluators the trainer runs every ``eval_steps``: model -> {metric: value}.
+
+Every evaluator names the metric that selects the best checkpoint in ``primary_metric``:
+``Trainer(..., evaluator=ev, metric_for_best=ev.primary_metric)``. Besides SentEval's STS dev set
+(:class:`STSDevEvaluator`), the evaluators over Python lists serve: :class:`STSEvaluator`,
+:class:`RetrievalEvaluator`, :class:`TripletEvaluator` (from :mod:`textcl.evaluation`).
+"""
 
 from __future__ import annotations
 
 import os
 
 from textcl.data.senteval import load_task
+from textcl.evaluation.evaluators import STSEvaluator, TripletEvaluator
+from textcl.evaluation.retrieval import RetrievalEvaluator
 from textcl.evaluation.sts import evaluate_sts_data
 from textcl.model import SentenceEncoder
 
-__all__ = ["STSDevEvaluator"]
+__all__ = ["RetrievalEvaluator", "STSDevEvaluator", "STSEvaluator", "TripletEvaluator", "evaluator_config"]
+
+
+def evaluator_config(evaluator: object, metric: str) -> dict[str, object]:
+    """What a run record keeps of ``evaluator``: its ``get_config()`` (else its class name) and the metric kept."""
+    config = getattr(evaluator, "get_config", None)
+    kind = config() if config else {"class": getattr(evaluator, "__qualname__", type(evaluator).__qualname__)}
+    return {**kind, "metric": metric}
 
 
 class STSDevEvaluator:
@@ -35,7 +50,7 @@ class STSDevEvaluator:
                                     "folder (holding STS/STSBenchmark/sts-dev.csv)")
         self.task, self.batch_size, self.dtype = task, batch_size, dtype
         self.data = load_task(task, data_dir, ("dev",))["dev"]
-        self.metric = f"{task}_dev_spearman"
+        self.metric = self.primary_metric = f"{task}_dev_spearman"
 
     def __call__(self, model: SentenceEncoder) -> dict[str, float]:
         def encode(texts):

@@ -33,7 +33,7 @@ from textcl.storage import OutputExistsError, OutputLock, atomic_write_json
 from textcl.storage.read import read_json, read_torch
 from textcl.train.checkpoint import compare_settings, resolve_checkpoint, setting, trim_metrics
 
-__all__ = ["TRAIN_CONFIG", "SCHEMA", "RUN_FILES", "RESUME_KEYS", "RunFolder", "read_train_config", "versions",
+__all__ = ["TRAIN_CONFIG", "SCHEMA", "RUN_FILES", "RESUME_KEYS", "RunFolder", "read_train_config", "recorded_threads", "versions",
            "run_path", "MODEL_DIR", "CHECKPOINT_DIR", "METRICS_FILE", "check_run_output", "existing_run_files"]
 
 TRAIN_CONFIG = "train_config.json"
@@ -60,6 +60,14 @@ def read_train_config(path: str) -> dict[str, Any]:
         raise ValueError(f"{path} has format_version {cfg['format_version']}, newer than this textcl reads "
                          f"({FORMAT_VERSION}): upgrade textcl")
     return cfg
+
+
+def recorded_threads(output_dir: str, resume_from: str | None) -> int | None:
+    """The thread count a resumed run recorded in its ``train_config.json`` (None for a fresh run)."""
+    path = run_path(output_dir, TRAIN_CONFIG)
+    if not resume_from or not os.path.isfile(path):
+        return None
+    return (read_train_config(path).get("train") or {}).get("threads")
 
 
 def run_path(output_dir: str, part: str) -> str:

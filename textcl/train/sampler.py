@@ -15,17 +15,35 @@ the trainer's (``torch.randperm`` seeded with ``seed + epoch``), and a row that
 would repeat a text of the batch being filled is deferred to the next batch,
 ahead of the rows not yet seen. :func:`batches_digest` fingerprints an epoch's
 batches so a resumed run can check it replays the same ones.
+
+Several datasets (:meth:`EpochBatches.of_datasets`): each dataset is cut into batches as one
+dataset is (its permutation seeded from the run's seed and its name), and the epoch interleaves
+whole batches, so a batch never mixes datasets. ``proportional`` takes every batch of every dataset
+in a seeded random order (larger datasets come up more often); ``round_robin`` takes one batch of
+each dataset in turn until the one with the fewest batches runs out (sentence-transformers'
+``multi_dataset_batch_sampler`` names and rules).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import deque
-from typing import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import torch
 
-__all__ = ["text_id", "text_ids", "NoDuplicatesSampler", "EpochBatches", "batches_digest"]
+from textcl.settings import check_choice
+from textcl.train.config import MULTI_DATASET_BATCH_SAMPLERS
+
+__all__ = [
+    "DatasetBatch",
+    "EpochBatches",
+    "NoDuplicatesSampler",
+    "batches_digest",
+    "dataset_seed",
+    "text_id",
+    "text_ids",
+]
 
 
 def text_id(text: str) -> int:
@@ -38,10 +56,25 @@ def text_ids(columns: Sequence[Sequence[str]]) -> torch.Tensor:
     return torch.tensor([[text_id(t) for t in col] for col in columns], dtype=torch.long).T.contiguous()
 
 
+class DatasetBatch(list):
+    """Row indices of one micro-batch of a multi-dataset run, all of the dataset named ``dataset``."""
+
+    def __init__(self, dataset: str, rows: Iterable[int]) -> None:
+        super().__init__(rows)
+        self.dataset = dataset
+
+
+def dataset_seed(seed: int, name: str) -> int:
+    """The seed of one dataset's batches in a multi-dataset run: the run's seed shifted by the name's id."""
+    return (seed + text_id(name)) % 2**63
+
+
 def batches_digest(batches: Iterable[Sequence[int]]) -> str:
-    """A short fingerprint of a list of batches of row indices."""
+    """A short fingerprint of a list of batches of row indices (and, for a :class:`DatasetBatch`, its dataset)."""
     h = hashlib.blake2b(digest_size=16)
     for b in batches:
+        if isinstance(b, DatasetBatch):
+            h.update(b.dataset.encode() + b":")
         h.update(",".join(map(str, b)).encode())
         h.update(b";")
     return h.hexdigest()
@@ -126,9 +159,32 @@ class EpochBatches:
         self.rank, self.world_size, self.no_duplicates = rank, world_size, no_duplicates
         self._text_rows = text_rows
         self._sampler: NoDuplicatesSampler | None = None
+        self._datasets: dict[str, EpochBatches] = {}
+        self.mix = "single"
+
+    @classmethod
+    def of_datasets(cls, datasets: Mapping[str, EpochBatches], seed: int, mix: str = "proportional") -> EpochBatches:
+        """The batches of several datasets, interleaved whole (each is a :class:`DatasetBatch`).
+
+        Args:
+            datasets: each dataset's own batches, by name (built with :func:`dataset_seed` and the
+                same rank and world size); the names' order is the round-robin order.
+            seed: the run's seed; epoch ``e`` orders the proportional draw with ``seed + e``.
+            mix: ``proportional`` or ``round_robin``.
+        """
+        check_choice("multi_dataset_batch_sampler", mix, MULTI_DATASET_BATCH_SAMPLERS)
+        if not datasets:
+            raise ValueError("no datasets to sample batches from")
+        first = next(iter(datasets.values()))
+        out = cls(sum(d.rows for d in datasets.values()), first.batch_size, seed, first.rank, first.world_size,
+                  any(d.no_duplicates for d in datasets.values()), list)
+        out._datasets, out.mix = dict(datasets), mix
+        return out
 
     def batches(self, epoch: int) -> list[list[int]]:
         """The micro-batches of ``epoch`` for this rank."""
+        if self._datasets:
+            return self._interleaved(epoch)
         g = torch.Generator().manual_seed(self.seed + epoch)
         order = torch.randperm(self.rows, generator=g).tolist()
         bs = self.batch_size
@@ -148,6 +204,31 @@ class EpochBatches:
         if len(batches) > 1 and len(batches[-1]) < 2:  # a lone row has no in-batch negative
             batches = batches[:-1]
         return batches
+
+    def _interleaved(self, epoch: int) -> list[list[int]]:
+        """Every dataset's batches of ``epoch``, interleaved whole by ``self.mix``; the same on every rank."""
+        own: dict[str, list[list[int]]] = {}
+        for name, d in self._datasets.items():
+            try:
+                own[name] = d.batches(epoch)
+            except ValueError as err:
+                raise ValueError(f"dataset {name!r}: {err}") from err
+        empty = [name for name, b in own.items() if not b]
+        if empty:
+            raise ValueError(f"dataset {empty[0]!r} gives no batch of epoch {epoch}: it has too few rows for the "
+                             "batch size and number of processes; add rows or leave it out")
+        if self.mix == "round_robin":
+            rounds = min(len(b) for b in own.values())
+            return [DatasetBatch(name, own[name][i]) for i in range(rounds) for name in own]
+        names = [name for name, b in own.items() for _ in b]  # dataset k once per batch it has
+        g = torch.Generator().manual_seed(self.seed + epoch)
+        taken = dict.fromkeys(own, 0)
+        out: list[list[int]] = []
+        for i in torch.randperm(len(names), generator=g).tolist():
+            name = names[i]
+            out.append(DatasetBatch(name, own[name][taken[name]]))
+            taken[name] += 1
+        return out
 
     def _no_duplicate_batches(self, global_rows: int, epoch: int) -> list[list[int]]:
         """The epoch's global batches of ``global_rows`` rows with no repeated text."""

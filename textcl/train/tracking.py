@@ -3,6 +3,7 @@
 ``TrainConfig(report_to="tensorboard")`` (or ``--report-to tensorboard``) writes event files
 under ``OUTPUT/runs/``; ``wandb`` logs to the user's wandb project. Both libraries are
 optional extras; asking for one that is not installed is an error naming the install command.
+Both get the same grouped tags (:func:`tag`): ``train/loss``, ``train/lr``, ``eval/<metric>``.
 """
 
 from __future__ import annotations
@@ -12,12 +13,25 @@ from typing import Any
 
 from textcl.train.callbacks import TrainerCallback, TrainerState
 
-__all__ = ["TensorBoardCallback", "WandbCallback", "make_trackers"]
+__all__ = ["TensorBoardCallback", "WandbCallback", "make_trackers", "tag"]
+
+
+def tag(key: str) -> str:
+    """The tracker tag of a ``metrics.jsonl`` key: dev metrics under ``eval/``, the rest under ``train/``.
+
+    ``eval_stsb_dev_spearman`` -> ``eval/stsb_dev_spearman``, ``best`` -> ``eval/best``,
+    ``loss`` -> ``train/loss``, ``train_seconds`` -> ``train/seconds``.
+    """
+    if key.startswith("eval_"):
+        return "eval/" + key[len("eval_"):]
+    if key == "best":
+        return "eval/best"
+    return "train/" + key.removeprefix("train_")
 
 
 def _scalars(record: dict[str, Any]) -> dict[str, float]:
-    """The numeric entries of a metrics record, ``step`` left out (it is the x axis)."""
-    return {k: float(v) for k, v in record.items()
+    """The numeric entries of a metrics record by tag, ``step`` left out (it is the x axis)."""
+    return {tag(k): float(v) for k, v in record.items()
             if k != "step" and isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 

@@ -15,32 +15,28 @@ import datasets
 import torch
 from tqdm.auto import tqdm
 
-from textcl.data import check_text_columns
 from textcl.dtype import autocast, resolve_dtype
 from textcl.interop.model_card import ModelCard, write_run_card
-from textcl.losses import InfoNCE
 from textcl.model import SentenceEncoder
 from textcl.seeding import seed_everything
-from textcl.train.callbacks import (
-    TrainerCallback,
-    TrainerState,
-    TrainingDivergedError,
-    TrainResult,
-    as_callbacks,
-    check_finite_loss,
-)
-from textcl.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from textcl.threads import ThreadPlan
+from textcl.train.callbacks import (PrintEvaluation, TrainerCallback, TrainerState, TrainingDivergedError,
+                                    TrainResult, as_callbacks, check_finite_loss)
+from textcl.train.checkpoint import load_checkpoint, quiet_saves, rng_state, save_checkpoint, set_rng_state
 from textcl.train.config import TrainConfig
+from textcl.train.evaluators import evaluator_config
 from textcl.train.distributed import average_gradients, get_rank, get_world_size, is_distributed
 from textcl.train.gradcache import gradcache_backward
 from textcl.train.length_buckets import CPU_BUCKET_ROWS, LengthBuckets
+from textcl.train.multi import DatasetLosses, DatasetViews, data_record, part_batches, training_parts
 from textcl.train.optim import build_optimizer
 from textcl.train.queue import MomentumQueue
-from textcl.train.run_folder import CHECKPOINT_DIR, METRICS_FILE, MODEL_DIR, RunFolder, run_path
-from textcl.train.sampler import EpochBatches, batches_digest, text_ids
+from textcl.train.run_folder import (CHECKPOINT_DIR, METRICS_FILE, MODEL_DIR, RunFolder, recorded_threads,
+                                     run_path)
+from textcl.train.sampler import batches_digest, text_ids
 from textcl.train.tracking import make_trackers
 from textcl.views import View, ViewBatch
-from textcl.views.embedding_hooks import embedding_masks, masked_input_embeddings, strip_masks
+from textcl.views.embedding_hooks import masked_input_embeddings, strip_masks, tokenize_views
 
 __all__ = ["Trainer", "TrainResult", "TrainingDivergedError", "LengthBuckets", "seed_everything"]  # LengthBuckets: re-exported
 
@@ -67,20 +63,24 @@ class Trainer:
     Args:
         model: the encoder to train.
         loss: a loss taking embeddings (``InfoNCE``, ``TripletLoss``, ...),
-            called as ``loss(*view_embeddings)`` or ``loss(*view_embeddings, labels)``.
+            called as ``loss(*view_embeddings)`` or ``loss(*view_embeddings, labels)``;
+            or a dict of them by dataset name (several datasets).
         view: a :class:`textcl.views.View`; the data's columns, in order, are
-            matched to the view's ``columns``.
-        data: a ``datasets.Dataset`` with as many columns as the view reads.
+            matched to the view's ``columns``; or a dict of them by dataset name.
+        data: a ``datasets.Dataset`` with as many columns as the view reads; or a dict
+            (or ``DatasetDict``) of them: each batch then comes from one dataset, drawn by
+            ``config.multi_dataset_batch_sampler`` (see :mod:`textcl.train.multi`).
         config: a :class:`TrainConfig`.
         evaluator: optional ``model -> {metric: value}`` run every ``eval_steps``;
             the model scoring best on ``metric_for_best`` is kept.
-        metric_for_best: the evaluator's key to maximise.
+        metric_for_best: the evaluator's key to maximise (default: its ``primary_metric``).
         callbacks: :class:`~textcl.train.callbacks.TrainerCallback` objects (hooks after
             each step, evaluation, save and log line; any may stop training), or plain
             functions called with every metrics record.
         card: what the saved model's README.md model card says about its base model, data and loss.
         run_spec: ``model`` / ``data`` / ``view`` / ``loss`` sections for ``train_config.json`` (the
             CLI passes its settings so that ``textcl train --config train_config.json`` repeats the run).
+        loss_weights: with several datasets, a factor on each dataset's loss by name (default 1).
 
     Outputs under ``config.output_dir``: ``model/`` (selected model),
     ``checkpoint/`` (resumable state), ``metrics.jsonl``, ``train_config.json``.
@@ -89,22 +89,18 @@ class Trainer:
     def __init__(self, model: SentenceEncoder, loss: torch.nn.Module, view: View, data: datasets.Dataset,
                  config: TrainConfig, evaluator: Evaluator | None = None, metric_for_best: str | None = None,
                  callbacks: Sequence[TrainerCallback | Callable[[dict[str, Any]], Any]] = (),
-                 card: ModelCard | None = None, run_spec: dict[str, Any] | None = None) -> None:
-        if len(data.column_names) != len(view.columns):
-            raise ValueError(f"{view!r} reads {len(view.columns)} column(s) ({', '.join(view.columns)}) but the "
-                             f"data has {len(data.column_names)}: {', '.join(data.column_names)}; select columns "
-                             "with --columns / load_data(columns=...)")
-        # view column -> data column, matched by position
-        self.column_map = dict(zip(view.columns, data.column_names))
-        check_text_columns(data, [self.column_map[c] for c in view.text_columns])
+                 card: ModelCard | None = None, run_spec: dict[str, Any] | None = None,
+                 loss_weights: dict[str, float] | None = None) -> None:
+        # one TrainingPart per dataset: columns matched to its view by position, texts checked
+        self.parts = training_parts(data, view, loss, config, get_world_size(), loss_weights)
         if evaluator is not None and metric_for_best is None:
-            raise ValueError("metric_for_best must name the evaluator's metric to maximise")
-        if (isinstance(loss, InfoNCE) and "negative" not in view.columns and not config.queue_size
-                and min(len(data), config.batch_size * get_world_size()) < 2):
-            raise ValueError(f"InfoNCE needs at least 2 rows per batch for in-batch negatives; the data has "
-                             f"{len(data)} row(s) and the batch size is {config.batch_size}: with one row the "
-                             "loss is 0 at every step and nothing is learned. Add rows, raise batch_size, or use "
-                             "hard negatives or a queue")
+            metric_for_best = getattr(evaluator, "primary_metric", None)
+            if metric_for_best is None:
+                raise ValueError("metric_for_best must name the evaluator's metric to maximise (this evaluator "
+                                 "has no primary_metric)")
+        if None not in self.parts:  # several datasets: their losses and views as one
+            loss, view = DatasetLosses(self.parts), DatasetViews(self.parts)
+        self.column_map = next(iter(self.parts.values())).column_map
         self.model, self.loss, self.view, self.data, self.config = model, loss, view, data, config
         self.evaluator, self.metric_for_best = evaluator, metric_for_best
         self.callbacks = as_callbacks(callbacks)
@@ -114,12 +110,12 @@ class Trainer:
         self.device = model.device
         self.precision = resolve_dtype(config.dtype, self.device)
         self.history: list[dict[str, Any]] = []
+        self.threads = config.threads  # the run's count, once train() has chosen it
         self.state = TrainerState(log_history=self.history)
         # false negatives, embedding-level augmentations, momentum queue
-        self.no_duplicates = view.no_duplicates_by_default if config.no_duplicates is None else config.no_duplicates
-        self.epoch_batches = EpochBatches(
-            len(data), config.batch_size, config.seed, self.rank, self.world_size, self.no_duplicates,
-            lambda: list(zip(*[data[self.column_map[c]] for c in view.text_columns])))
+        self.no_duplicates = (self.parts[None].no_duplicates if None in self.parts
+                              else {name: p.no_duplicates for name, p in self.parts.items()})
+        self.epoch_batches = part_batches(self.parts, config, self.rank, self.world_size)
         self._input_embeddings = model.encoder.input_embedding_module() if view.acts_on_embeddings else None
         self.queue: MomentumQueue | None = None
         if config.queue_size:
@@ -141,12 +137,21 @@ class Trainer:
             allow_changed_settings: resume even if lr, batch size, seed, model, data, view or loss
                 differ from the stored run's.
         """
+        # one thread count for the whole run (recorded; a resumed run keeps it): it repeats bit for bit
+        with ThreadPlan(self.config.threads or recorded_threads(self.config.output_dir, resume_from),
+                        adapt=False) as plan:
+            self.threads = plan.count
+            return self._train_in_folder(resume_from, overwrite, allow_changed_settings)
+
+    def _train_in_folder(self, resume_from: str | None, overwrite: bool, allow_changed_settings: bool) -> TrainResult:
         with RunFolder(self.config.output_dir, self.run_settings(), resume_from, overwrite,
                        allow_changed_settings, self.is_main) as folder:
             for message in folder.messages:
                 print(f"textcl train: {message}", file=sys.stderr)
             trackers = make_trackers(self.config.report_to, self.config.output_dir,
                                      self.run_settings()) if self.is_main else []
+            if self.is_main and self.evaluator is not None:  # each evaluation's scores on one line
+                trackers.append(PrintEvaluation(self.metric_for_best))
             self.callbacks.extend(trackers)
             try:
                 return self._train(folder.checkpoint)
@@ -163,11 +168,12 @@ class Trainer:
         spec = dict(self.run_spec or {})
         spec.setdefault("model", {"encoder_kind": self.model.encoder.kind, "encoder": self.model.encoder.get_config(),
                                   "projection": self.model.projection is not None})
-        spec.setdefault("data", {"rows": len(self.data), "columns": list(self.data.column_names),
-                                 "fingerprint": getattr(self.data, "_fingerprint", None)})
+        spec.setdefault("data", data_record(self.parts))
+        if self.evaluator is not None:  # what selects the kept model (the CLI records how to rebuild its own)
+            spec.setdefault("evaluator", evaluator_config(self.evaluator, self.metric_for_best))
         spec["view"] = self.view.get_config() if hasattr(self.view, "get_config") else {"repr": repr(self.view)}
         spec["loss"] = self.loss.get_config() if hasattr(self.loss, "get_config") else {"repr": repr(self.loss)}
-        return {"train": self.config.to_dict(), **spec}
+        return {"train": {**self.config.to_dict(), "threads": self.threads}, **spec}
 
     def _train(self, resume_from: str | None) -> TrainResult:
         cfg = self.config
@@ -236,7 +242,7 @@ class Trainer:
             scheduler.load_state_dict(saved["scheduler"])
             scaler.load_state_dict(saved["scaler"])
             run.state.step, run.start_epoch, run.skip = saved["step"], saved["epoch"], saved["batch_in_epoch"]
-            run.state.best_metric = saved.get("best_metric")
+            run.state.best_metric, run.state.best_step = saved.get("best_metric"), saved.get("best_step")
             set_rng_state(saved["rng"])
             self._restore_view_and_queue(saved)
         return run
@@ -282,27 +288,16 @@ class Trainer:
             skip = 0
 
     def _view_batch(self, indices: list[int]) -> ViewBatch:
-        """The view's texts for the rows ``indices``, read column by column."""
-        columns = self.data[indices]  # {data column: values}
-        return self.view({name: columns[col] for name, col in self.column_map.items()})
+        """The view's texts for the rows ``indices`` (of one dataset), read column by column."""
+        part = self.parts[getattr(indices, "dataset", None)]
+        if part.name is not None:
+            self.loss.use(part.name)  # the loss of this batch's dataset
+        columns = part.data[indices]  # {data column: values}
+        return part.view({name: columns[col] for name, col in part.column_map.items()})
 
     def _features(self, vb: ViewBatch) -> dict[str, torch.Tensor]:
-        """Tokenize every view once (a repeated view, as in DropoutView, is tokenized once).
-
-        With embedding-level augmentations the keep-masks join the features
-        (:mod:`textcl.views.embedding_hooks`) so they follow each row through
-        length buckets and GradCache chunks.
-
-        Shape: each value (k * batch, seq) for k views (``feature_keep``: (k * batch, 1, dim)).
-        """
-        if all(t is vb.texts[0] for t in vb.texts):
-            one = self.model.tokenize(vb.texts[0])
-            features = {k: v.repeat(len(vb.texts), 1) for k, v in one.items()}
-        else:
-            features = self.model.tokenize([t for texts in vb.texts for t in texts])
-        if vb.embedding_augmentations:
-            features.update(embedding_masks(vb, features["attention_mask"], self._input_embeddings.embedding_dim))
-        return features
+        """Every view's tokens, each distinct list tokenized once, with its keep-masks (see :func:`tokenize_views`)."""
+        return tokenize_views(self.model.tokenize, vb, lambda: self._input_embeddings.embedding_dim)
 
     def _bucketed(self) -> LengthBuckets:
         """The model behind length buckets: on a CPU (FLOPs follow padded tokens) for right-padded tokenizers."""
@@ -317,6 +312,8 @@ class Trainer:
         extra: dict[str, torch.Tensor] = {}
         if getattr(self.loss, "mask_duplicates", False):
             extra["text_ids"] = text_ids(vb.sources).to(emb.device)  # (batch, k)
+        if getattr(self.loss, "needs_texts", False):
+            extra["texts"] = vb.sources  # a guide model embeds them (GISTEmbedLoss)
         if self.queue is not None and self.queue.filled:
             extra["extra_negatives"], extra["extra_negative_ids"] = self.queue.negatives()  # (filled, dim), (filled,)
         return self.loss(*views, **extra)
@@ -392,11 +389,16 @@ class Trainer:
             "scaler": run.scaler.state_dict(), "step": run.state.step, "epoch": epoch,
             "batch_in_epoch": batch_in_epoch, "rng": rng_state(), "config": self.config.to_dict(),
             "record": json.dumps(self.run_settings(), sort_keys=True, default=str),
-            "best_metric": run.state.best_metric,
+            "best_metric": run.state.best_metric, "best_step": run.state.best_step,
             "view": self.view.state_dict(), "batches": self._batches_state(epoch),
             **({"queue": self.queue.state_dict()} if self.queue is not None else {}),
             **({"loss_state": self.loss.state_dict()} if list(self.loss.parameters()) else {})})
         self._notify("on_save", run.state, self._checkpoint_dir)
+
+    def _save_model(self) -> None:
+        """Write the selected model to ``model/``, transformers' save bars silenced (the training bar stays whole)."""
+        with quiet_saves():
+            self.model.save(self._model_dir)
 
     def _evaluate(self, state: TrainerState) -> None:
         if not self.is_main:
@@ -408,8 +410,8 @@ class Trainer:
         score = metrics[self.metric_for_best]
         improved = state.best_metric is None or score > state.best_metric
         if improved:
-            state.best_metric = score
-            self.model.save(self._model_dir)
+            state.best_metric, state.best_step = score, state.step
+            self._save_model()
         self._record({"step": state.step, **{f"eval_{k}": v for k, v in metrics.items()},
                       "best": state.best_metric, "saved": improved})
         self._notify("on_evaluate", state, metrics)
@@ -418,7 +420,7 @@ class Trainer:
 
     def _finish(self, state: TrainerState, train_time: float, sentences: int) -> TrainResult:
         if self.evaluator is None and self.is_main:
-            self.model.save(self._model_dir)
+            self._save_model()
             self._notify("on_save", state, self._model_dir)
         speed = sentences / max(train_time, 1e-9)
         self._record({"step": state.step, "train_seconds": train_time, "sentences_per_second": speed})

@@ -24,10 +24,21 @@ from textcl.views.augment import (
                                   WordDeletion,
                                   WordRepetition,
 )
-from textcl.views.base import VIEWS, DropoutView, LabeledPairView, PairView, TripletView, View, ViewBatch
+from textcl.views.base import (
+                               VIEWS,
+                               DistillationView,
+                               DropoutView,
+                               LabeledPairView,
+                               PairView,
+                               ScoredPairView,
+                               TripletView,
+                               View,
+                               ViewBatch,
+)
 from textcl.views.compose import AugmentedView, make_view, parse_view_spec
 
-__all__ = ["ViewBatch", "View", "DropoutView", "PairView", "TripletView", "LabeledPairView", "VIEWS", "make_view",
+__all__ = ["ViewBatch", "View", "DropoutView", "PairView", "TripletView", "LabeledPairView", "ScoredPairView",
+           "DistillationView", "VIEWS", "make_view",
            "parse_view_spec", "AugmentedView", "Augmentation", "TextAugmentation", "EmbeddingAugmentation",
            "WordDeletion", "WordRepetition", "TokenShuffle", "TokenCutoff", "SpanCutoff", "FeatureCutoff",
            "AUGMENTATIONS"]

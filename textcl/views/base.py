@@ -12,15 +12,18 @@ Example:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Sequence
 
+import numpy as np
 import torch
 
 if TYPE_CHECKING:
     from textcl.views.augment import EmbeddingAugmentation
 
-__all__ = ["ViewBatch", "View", "DropoutView", "PairView", "TripletView", "LabeledPairView", "VIEWS"]
+__all__ = ["ViewBatch", "View", "DropoutView", "PairView", "TripletView", "LabeledPairView", "ScoredPairView",
+           "DistillationView", "VIEWS"]
 
 
 @dataclass
@@ -31,7 +34,8 @@ class ViewBatch:
         texts: ``k`` aligned lists of ``batch`` sentences (k = 2 or 3); the
             trainer encodes them and passes the ``k`` embedding tensors, in
             order, to the loss.
-        labels: (batch,) float labels for labelled pairs, else None.
+        labels: (batch,) float labels for labelled or scored pairs, (batch, d) teacher vectors for
+            distillation, else None.
         source_texts: the ``k`` lists before any text augmentation (the rows as
             read); duplicate texts are found on them. ``None`` means ``texts``.
         embedding_augmentations: per list of ``texts``, the augmentations that act
@@ -154,6 +158,75 @@ class LabeledPairView(View):
         return ViewBatch([list(batch["text1"]), list(batch["text2"])], labels)
 
 
+class ScoredPairView(View):
+    """(sentence1, sentence2, score) rows for CoSENT, AnglE and CosineSimilarityLoss; the scores are the labels.
+
+    Scores are floats. ``score_range=(low, high)`` maps them linearly onto ``[0, 1]`` (``(s - low) /
+    (high - low)``) and refuses a score outside the range: STS-B's 0-5 scores read with
+    ``score_range=(0, 5)`` fit :class:`~textcl.losses.CosineSimilarityLoss`, which regresses the
+    cosine onto the score (sentence-transformers expects them in [0, 1] too). CoSENT and AnglE
+    depend only on the scores' order, so they need no range. Without a range the scores pass as read.
+    """
+
+    columns = ("sentence1", "sentence2", "score")
+    text_columns = ("sentence1", "sentence2")
+
+    def __init__(self, score_range: tuple[float, float] | None = None) -> None:
+        if score_range is not None:
+            ok = (isinstance(score_range, (tuple, list)) and len(score_range) == 2
+                  and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                          for v in score_range) and score_range[0] < score_range[1])
+            if not ok:
+                raise ValueError(f"score_range must be (low, high) with finite low < high, e.g. (0, 5) for STS-B; "
+                                 f"got {score_range!r}")
+            score_range = (float(score_range[0]), float(score_range[1]))
+        self.score_range = score_range
+
+    def _make(self, batch: Mapping[str, Sequence[Any]]) -> ViewBatch:
+        try:
+            scores = torch.tensor([float(v) for v in batch["score"]])
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"scored_pair view: the score column must hold numbers ({err})") from err
+        if not torch.isfinite(scores).all():
+            raise ValueError(f"scored_pair view: the score column holds a non-finite value {scores.tolist()}")
+        if self.score_range is not None:
+            low, high = self.score_range
+            outside = scores[(scores < low) | (scores > high)]
+            if len(outside):
+                raise ValueError(f"scored_pair view: score {outside[0].item()} is outside score_range "
+                                 f"{self.score_range}; pass the range the data's scores use")
+            scores = (scores - low) / (high - low)
+        return ViewBatch([list(batch["sentence1"]), list(batch["sentence2"])], scores)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": "scored_pair", "score_range": None if self.score_range is None else list(self.score_range)}
+
+    def __repr__(self) -> str:
+        return f"ScoredPairView(score_range={self.score_range})"
+
+
+class DistillationView(View):
+    """(text, label) rows whose label is the teacher's embedding of the text, for :class:`~textcl.losses.MSELoss`.
+
+    Add the teacher column with :func:`textcl.data.teacher.add_teacher_embeddings`. The labels are a
+    ``(batch, d)`` float32 tensor.
+    """
+
+    columns = ("text", "label")
+    text_columns = ("text",)
+
+    def _make(self, batch: Mapping[str, Sequence[Any]]) -> ViewBatch:
+        try:
+            teacher = torch.as_tensor(np.asarray(batch["label"], dtype=np.float32))
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"distillation view: the label column must hold one teacher vector per row, all of one "
+                             f"length ({err})") from err
+        if teacher.dim() != 2:
+            raise ValueError(f"distillation view: the label column must hold one teacher vector per row, got shape "
+                             f"{tuple(teacher.shape)}")
+        return ViewBatch([list(batch["text"])], teacher)
+
+
 class LabeledTextView(View):
     """(text, label) rows for classification: one view of each sentence, with its class id."""
 
@@ -173,4 +246,5 @@ class LabeledTextView(View):
 
 # the views ``--view`` names (LabeledTextView is the classifier's, not a contrastive view)
 VIEWS: dict[str, type[View]] = {"dropout": DropoutView, "pair": PairView, "triplet": TripletView,
-                                "labeled_pair": LabeledPairView}
+                                "labeled_pair": LabeledPairView, "scored_pair": ScoredPairView,
+                                "distillation": DistillationView}

@@ -16,13 +16,13 @@ token-embedding module multiplies its ``(rows, seq, dim)`` output by them.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from typing import Callable, Iterator
 
 import torch
 
 from textcl.views.base import ViewBatch
 
-__all__ = ["TOKEN_KEEP", "FEATURE_KEEP", "embedding_masks", "masked_input_embeddings", "strip_masks"]
+__all__ = ["TOKEN_KEEP", "FEATURE_KEEP", "embedding_masks", "masked_input_embeddings", "strip_masks", "tokenize_views"]
 
 TOKEN_KEEP = "token_keep"
 FEATURE_KEEP = "feature_keep"
@@ -106,3 +106,23 @@ def masked_input_embeddings(model: torch.nn.Module, embedding_module: torch.nn.M
         for h in handles:
             h.remove()
         current.clear()
+
+
+def tokenize_views(tokenize: Callable[[list[str]], dict[str, torch.Tensor]], vb: ViewBatch,
+                   embedding_dim: Callable[[], int]) -> dict[str, torch.Tensor]:
+    """Tokenize every view of ``vb`` in one call (a view repeated as in DropoutView is tokenized once).
+
+    With embedding-level augmentations the keep-masks join the features (:func:`embedding_masks`,
+    ``embedding_dim()`` giving the input-embedding width) so they follow each row through length
+    buckets and GradCache chunks.
+
+    Shape: each value (k * batch, seq) for k views (``feature_keep``: (k * batch, 1, dim)).
+    """
+    if all(t is vb.texts[0] for t in vb.texts):
+        one = tokenize(vb.texts[0])
+        features = {k: v.repeat(len(vb.texts), 1) for k, v in one.items()}
+    else:
+        features = tokenize([t for texts in vb.texts for t in texts])
+    if vb.embedding_augmentations:
+        features.update(embedding_masks(vb, features["attention_mask"], embedding_dim()))
+    return features
