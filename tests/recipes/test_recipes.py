@@ -142,3 +142,35 @@ def test_summary_names_a_missing_entry(tmp_path):
 def test_unknown_subcommand_is_refused():
     with pytest.raises(SystemExit):
         recipes.main(["nope"])
+
+
+def test_minilm_mix_table_pools_seeds_verdict_and_matryoshka(tmp_path, capsys):
+    def run(seed, dev, candidate="mix"):
+        return {"candidate": candidate, "seed": seed, "stsb_dev": dev, "stsb_test": dev - 4, "sickr": dev - 8}
+
+    def curve(seed, shift):
+        return {"seed": seed, **{d: {"stsb_test": 80.0 + shift, "sickr": 70.0 + shift} for d in ("384", "256", "128",
+                                                                                                   "64")}}
+
+    before = {"stsb_dev": 80.0, "stsb_test": 76.0, "sickr": 72.0}
+    path = tmp_path / "minilm.json"
+    path.write_text(json.dumps({
+        "mix_select": {"runs": [run(42, 88.0), run(42, 87.0, candidate="other")]},
+        "mix_curve_s42": {"textcl_runs": [run(42, 88.0)], "textcl_matryoshka": [curve(42, 1.0)]},
+        "mix_seeds_s43": {"before": before, "before_matryoshka": curve(0, 0.0), "textcl_runs": [run(43, 90.0)],
+                          "textcl_matryoshka": [curve(43, 3.0)]},
+        "mix_st_s42": {"st_runs": [run(42, 80.0)]}, "mix_st_s43": {"st_runs": [run(43, 81.0)]}}))
+    inputs = "mix_select,mix_curve_s42,mix_seeds_s43,mix_st_s42,mix_st_s43"
+    assert recipes.main(["minilm_mix", "--stage", "table", "--candidate", "mix", "--inputs", inputs,
+                         "--results", str(path)]) == 0
+    summary = json.loads(path.read_text())["mix_summary"]
+    assert summary["summary"]["textcl"]["seeds"] == [42, 43]
+    assert summary["summary"]["textcl"]["stsb_dev"] == {"mean": 89.0, "std": 1.41, "values": [88.0, 90.0]}
+    assert summary["summary"]["verdict"] == {"stsb_test": "textcl wins", "sickr": "textcl wins"}
+    assert summary["chosen_on_dev"] == "mix" and summary["matryoshka_seeds"] == [42, 43]
+    out = capsys.readouterr().out
+    assert "| all-MiniLM-L6-v2, untouched | 80.00 | 76.00 | 72.00 |" in out
+    assert "| 64 | 80.0 | 82.00 ± 1.41 | 70.0 | 72.00 ± 1.41 |" in out
+    with pytest.raises(ValueError, match="need runs of nope"):
+        recipes.main(["minilm_mix", "--stage", "table", "--candidate", "nope", "--inputs", inputs,
+                      "--results", str(path)])
