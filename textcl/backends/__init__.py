@@ -16,6 +16,10 @@ Backends:
 - ``onnx-int8``: the same graph with its matrix multiplications dynamically
   quantised to int8 (weights per output channel, activations per batch).
   Needs ``pip install onnxruntime onnx``.
+- ``onnx-int8-mixed``: ``onnx-int8`` with the matrix products of the roles in
+  :data:`textcl.backends.onnx_runtime.MIXED_FLOAT32_ROLES` kept in float32,
+  found from the graph's structure (see that module). Closer to float32 than
+  ``onnx-int8``, a little slower. Needs ``pip install onnxruntime onnx``.
 
 Example:
     >>> from textcl.backends import prepare
@@ -40,7 +44,7 @@ __all__ = [
     "cached_backend",
 ]
 
-Backend = Literal["torch", "onnx", "onnx-int8"]
+Backend = Literal["torch", "onnx", "onnx-int8", "onnx-int8-mixed"]
 BACKENDS: tuple[str, ...] = get_args(Backend)
 _CACHE_ATTR = "_textcl_backends"
 
@@ -95,7 +99,11 @@ def prepare(model: Any, backend: str, **options: Any) -> PreparedBackend:
         return TorchBackend(model, **options)
     from textcl.backends.onnx_runtime import OnnxRuntimeBackend
 
-    return OnnxRuntimeBackend(model, quantize=backend == "onnx-int8", **options)
+    if backend == "onnx-int8-mixed":
+        from textcl.backends.onnx_runtime import MIXED_FLOAT32_ROLES
+
+        options.setdefault("float32_roles", MIXED_FLOAT32_ROLES)
+    return OnnxRuntimeBackend(model, quantize=backend.startswith("onnx-int8"), **options)
 
 
 def cached_backend(model: Any, backend: str, **options: Any) -> PreparedBackend:

@@ -18,9 +18,13 @@ from torch import nn
 from textcl.backends.base import transformer_of
 from textcl.encoders.pooling import pool
 
-__all__ = ["PooledGraph", "export_onnx", "fuse_transformer"]
+__all__ = ["MATMUL_ROLES", "PooledGraph", "export_onnx", "fuse_transformer", "matmul_roles"]
 
 _NEEDS_ALL_LAYERS = {"first_last_avg", "last2_avg"}
+#: what each weight-bearing operator of a fused transformer does (the ones int8 quantisation touches):
+#: the embedding lookup, then per layer the attention's QKV and output products and the FFN's two
+MATMUL_ROLES = ("embedding", "attention_qkv", "attention_output", "ffn_input", "ffn_output")
+_GELUS = {"Gelu", "BiasGelu", "FastGelu", "QuickGelu"}
 
 
 class PooledGraph(nn.Module):
@@ -119,3 +123,47 @@ def fuse_transformer(src: str, dst: str, config: Any) -> dict[str, int]:
     fused.save_model_to_file(dst)
     stats = fused.get_fused_operator_statistics()
     return {k: int(v) for k, v in stats.items() if v}
+
+
+def matmul_roles(graph: Any) -> dict[str, str]:
+    """The role (one of :data:`MATMUL_ROLES`) of each weight product of a fused ONNX graph, by node name.
+
+    Roles come from the graph's structure, not from node names: the fused
+    ``EmbedLayerNormalization`` is the embedding (ONNX Runtime quantises its
+    tables too); a fused ``Attention`` node is the attention's QKV projection; a ``MatMul`` fed by a
+    GELU is the feed-forward output, one fed by a LayerNorm the feed-forward
+    input, and one fed by the attention (through its reshape) the attention
+    output. A ``MatMul`` whose input matches none of these (a projection head,
+    an unfused graph) gets no role and is left out.
+
+    Args:
+        graph: an ``onnx.ModelProto``, or the path of an ONNX file.
+    """
+    import onnx
+
+    model = onnx.load(graph) if isinstance(graph, str) else graph
+    producer = {out: node for node in model.graph.node for out in node.output}
+
+    def source(name: str) -> Any:
+        """The operator that feeds ``name``, looking through shape-only operators."""
+        node = producer.get(name)
+        while node is not None and node.op_type in ("Reshape", "Transpose", "Cast"):
+            node = producer.get(node.input[0])
+        return node
+
+    roles: dict[str, str] = {}
+    for node in model.graph.node:
+        if node.op_type == "EmbedLayerNormalization":
+            roles[node.name] = "embedding"
+        elif node.op_type == "Attention":
+            roles[node.name] = "attention_qkv"
+        elif node.op_type == "MatMul":
+            feeder = source(node.input[0])
+            kind = "" if feeder is None else feeder.op_type
+            if kind in _GELUS:
+                roles[node.name] = "ffn_output"
+            elif "LayerNorm" in kind:
+                roles[node.name] = "ffn_input"
+            elif kind in ("Attention", "MultiHeadAttention"):
+                roles[node.name] = "attention_output"
+    return roles

@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from textcl.encoders.word_embedding import WordEmbeddingEncoder, build_embedding, right_padded_lengths
 from textcl.encoders.word_tokenizer import tokenizer_kind
@@ -148,7 +148,10 @@ class RNNEncoder(WordEmbeddingEncoder):
 
         x = self.embedding_dropout(self.embeddings(input_ids))  # (batch, seq_len, word_dim)
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        packed_out, hidden = self.rnn(packed)
+        if self._stepwise_path(x) and bool(lengths.min() < lengths.max()):  # equal lengths: torch runs oneDNN
+            packed_out, hidden = _stepwise_lstm(self.rnn, packed), None  # the same numbers, less backward work
+        else:
+            packed_out, hidden = self.rnn(packed)
         directions = 2 if self.bidirectional else 1
 
         if self.pooling == "last":
@@ -168,6 +171,15 @@ class RNNEncoder(WordEmbeddingEncoder):
             else:
                 pooled = out.masked_fill(~real, float("-inf")).max(dim=1).values
         return self.output_dropout(pooled)  # (batch, embedding_dim)
+
+    def _stepwise_path(self, x: torch.Tensor) -> bool:
+        """Whether a training pass runs :func:`_stepwise_lstm` (bit for bit torch's packed CPU LSTM).
+
+        A batch whose sentences all have one length still goes to torch: it runs those through oneDNN.
+        """
+        return (torch.is_grad_enabled() and x.device.type == "cpu" and x.dtype == torch.float32
+                and self.cell == "lstm" and self.num_layers == 1 and self.rnn.bias and self.pooling != "last"
+                and not torch.is_autocast_enabled("cpu"))
 
     def get_config(self) -> dict[str, Any]:
         """Every setting that shapes the module or its forward pass, plus ``"kind"``."""
@@ -190,3 +202,50 @@ class RNNEncoder(WordEmbeddingEncoder):
 
     def extra_repr(self) -> str:
         return f"pooling={self.pooling!r}, max_length={self.max_length}"
+
+
+def _lstm_steps(data: torch.Tensor, batch_sizes: list[int], weights: list[torch.Tensor], reverse: bool,
+                hidden_size: int) -> torch.Tensor:
+    """One direction of a one-layer LSTM over packed ``data``, the operations of torch's CPU kernel in its order.
+
+    torch's packed CPU LSTM projects every input once, then cuts each step's rows with ``narrow``;
+    the backward pass of each cut writes a zero tensor the size of the whole projection, so a
+    sentence batch costs steps x tokens. ``split`` gives the same rows with one backward
+    concatenation; every other operation is torch's own, so values and gradients are bitwise equal.
+
+    Shape:
+        data: ``(tokens, word_dim)`` in packed order; returns ``(tokens, hidden)`` in the same order.
+    """
+    w_ih, w_hh, b_ih, b_hh = weights
+    steps = torch.addmm(b_ih, data, w_ih.t()).split(batch_sizes)  # per step (rows, 4 * hidden)
+    zeros = data.new_zeros(batch_sizes[0], hidden_size)  # the initial state of every sentence
+    order = range(len(batch_sizes) - 1, -1, -1) if reverse else range(len(batch_sizes))
+    rows = batch_sizes[-1] if reverse else batch_sizes[0]
+    h, c = zeros.narrow(0, 0, rows), zeros.narrow(0, 0, rows)
+    outputs = []
+    for t in order:
+        if batch_sizes[t] < rows:  # forward: the shortest sentences have ended
+            h, c = h.narrow(0, 0, batch_sizes[t]), c.narrow(0, 0, batch_sizes[t])
+        elif batch_sizes[t] > rows:  # backward: longer sentences start, from zero states
+            extra = zeros.narrow(0, rows, batch_sizes[t] - rows)
+            h, c = torch.cat([h, extra]), torch.cat([c, extra])
+        rows = batch_sizes[t]
+        gates = torch.addmm(b_hh, h, w_hh.t()).add_(steps[t])  # (rows, 4 * hidden)
+        in_gate, forget_gate, cell_gate, out_gate = gates.unsafe_chunk(4, 1)
+        in_gate, forget_gate = in_gate.sigmoid_(), forget_gate.sigmoid_()
+        cell_gate, out_gate = cell_gate.tanh_(), out_gate.sigmoid_()
+        c = (forget_gate * c).add_(in_gate * cell_gate)
+        h = out_gate * c.tanh()
+        outputs.append(h)
+    return torch.cat(outputs[::-1] if reverse else outputs)
+
+
+def _stepwise_lstm(lstm: nn.LSTM, packed: PackedSequence) -> PackedSequence:
+    """``lstm(packed)[0]`` for a one-layer LSTM with biases, through :func:`_lstm_steps`."""
+    batch_sizes = packed.batch_sizes.tolist()
+    weights = lstm._flat_weights  # w_ih, w_hh, b_ih, b_hh per direction
+    out = _lstm_steps(packed.data, batch_sizes, weights[:4], False, lstm.hidden_size)  # (tokens, hidden)
+    if lstm.bidirectional:
+        backward = _lstm_steps(packed.data, batch_sizes, weights[4:], True, lstm.hidden_size)
+        out = torch.cat([out, backward], -1)  # (tokens, 2 * hidden)
+    return PackedSequence(out, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
