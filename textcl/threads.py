@@ -16,9 +16,10 @@ How:
   between 1 and the available count.
 - :class:`ThreadPlan` applies the choice for one encode or training run and
   restores torch's count afterwards. An encode's plan also counts the rows done
-  (the counter behind ``textcl encode``'s progress display) and, when the rows
-  per second fall well below the best seen at the current count, reads the
-  load again and re-decides. A training plan is fixed: a run never changes its
+  (the counter behind ``textcl encode``'s progress display) and reads the load
+  again over its first seconds, whenever the rows per second fall well below
+  the best seen at the current count, and every ``RECHECK_S`` seconds; each
+  reading re-decides. A training plan is fixed: a run never changes its
   thread count, so it repeats bit for bit at the same count.
 - A pinned count (``threads=``, ``TrainConfig.threads``, ``--threads``, or
   ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS`` in the environment) is used as is.
@@ -47,8 +48,13 @@ __all__ = ["SLACK", "LoadReading", "ThreadPlan", "check_threads", "choose_thread
 
 #: a core counts as free when at least ``1 - SLACK`` of it is idle
 SLACK = 0.3
-#: seconds between the two readings of a fresh load measurement
-WINDOW_S = 0.03
+#: seconds of one ``/proc/stat`` tick (USER_HZ = 100): a CPU's busy time over a window is counted in whole ticks
+TICK_S = 0.01
+#: seconds between the two readings of a fresh load measurement: one stray tick reads as
+#: ``TICK_S / WINDOW_S`` of a core, below ``SLACK``, so it cannot take a thread away on a quiet machine
+WINDOW_S = 0.1
+#: the window of a plan decided once for the whole run (training): a longer, steadier reading
+FIXED_WINDOW_S = 0.5
 #: at the start of a run, an earlier sample younger than this is the start of the measurement (no waiting)
 MAX_SAMPLE_AGE_S = 1.0
 #: during a run, the load since the previous re-reading counts when it is younger than this
@@ -256,6 +262,7 @@ class ThreadPlan:
         self._window = (0.0, 0)  # (clock, rows) at the start of the current throughput reading
         self._decided_at = 0.0
         self._best = 0.0  # best rows per second seen at the current count
+        self._checked = False  # whether a throughput reading was taken yet
 
     # ------------------------------------------------------------------ decision
     def _decide(self) -> None:
@@ -273,7 +280,7 @@ class ThreadPlan:
         elif self.job_rows is not None and self.job_rows <= SMALL_JOB_ROWS:
             self.count, self.reason = current, "small job"  # no waiting, and repeated calls stay bit-identical
         else:
-            reading = self.reader(WINDOW_S, True)
+            reading = self.reader(WINDOW_S if self.adapt else FIXED_WINDOW_S, True)
             if reading is None:
                 self.count, self.reason = self.available, "no reading"
             else:
@@ -295,6 +302,7 @@ class ThreadPlan:
         self._window = (now, 0)
         self._decided_at = now
         self._best = 0.0
+        self._checked = False
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -322,8 +330,10 @@ class ThreadPlan:
             self._check_throughput()
 
     def _check_throughput(self) -> None:
-        """Every ``CHECK_S`` seconds of rows: re-read the load when the rate fell below ``DROP`` x the best
-        at this count, and every ``RECHECK_S`` seconds anyway (a load that ended, or one there from the start)."""
+        """Every ``CHECK_S`` seconds of rows: re-read the load at the first reading (over the job so far:
+        a steadier measure than the short window the count was chosen on), when the rate fell below
+        ``DROP`` x the best at this count, and every ``RECHECK_S`` seconds anyway (a load that ended,
+        or one there from the start)."""
         now = self.clock()
         start, start_rows = self._window
         if now - start < CHECK_S:
@@ -332,7 +342,8 @@ class ThreadPlan:
         self._window = (now, self.rows)
         self._best = max(self._best, rate)
         dropped = rate < DROP * self._best
-        if not (dropped or now - self._decided_at >= RECHECK_S):
+        first, self._checked = not self._checked, True
+        if not (first or dropped or now - self._decided_at >= RECHECK_S):
             return
         reading = self.reader(WINDOW_S, False, RUN_SAMPLE_AGE_S)  # since the previous re-reading: no waiting
         self._decided_at = now

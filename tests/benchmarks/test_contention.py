@@ -55,3 +55,19 @@ def test_report_judges_the_targets(capsys):
     assert "PASS textcl default / sentence-transformers, 1 busy: 3.20x" in out
     assert "PASS textcl default / pinned to the cores, quiet: 0.98x" in out
     assert "MISS bilstm training, 1 busy / quiet: 0.38x" in out
+
+
+def test_figures_keep_every_run_and_the_thread_counts():
+    bench = _bench()
+    names = ["tc-default", "st-float32"]
+    speeds = {"tc-default": {0: [800.0, 820.0, 790.0], 1: [480.0]}, "st-float32": {0: [300.0], 1: []}}
+    threads = {"tc-default": {0: {2}, 1: {1}}, "st-float32": {0: {2}, 1: set()}}
+    record = bench.figures(names, [0, 1], speeds, threads, {"bilstm": {0: [8.0], 1: [3.0]}},
+                           {"bilstm": {0: {2}, 1: {1}}}, {"tc-onnx": "onnxruntime / onnx not installed"})
+    default = record["encode_sentences_per_s"]["textcl, default"]
+    assert default["quiet"] == {"median": 800.0, "runs": [800.0, 820.0, 790.0]}
+    assert record["encode_sentences_per_s"]["sentence-transformers, float32"]["1 busy"]["median"] is None
+    assert record["encode_threads"]["textcl, default"] == {"quiet": [2], "1 busy": [1]}
+    assert record["training_steps_per_s"][bench.TRAINING["bilstm"]]["1 busy"]["runs"] == [3.0]
+    assert record["skipped"] == {"textcl, onnx": "onnxruntime / onnx not installed"}
+    assert record["conditions"] == ["quiet", "1 busy"] and "avx2" in record["cpu"]
