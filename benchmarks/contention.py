@@ -338,7 +338,19 @@ def figures(names, busy, speeds, threads, train_speeds, train_threads, skipped) 
     def seen(table: dict[int, set[int]]) -> dict[str, list[int]]:
         return {column(b): sorted(v) for b, v in table.items()}
 
+    def over_quiet(table: dict[int, list[float]]) -> dict[str, float | None]:
+        quiet = _median(table.get(0, []))
+        return {column(b): (_median(v) / quiet if quiet and v else None) for b, v in table.items() if b > 0}
+
     return {"cpu": cpu_flags(), "conditions": [column(b) for b in busy],
+            "targets": [{"what": what, "ratio": value, "target": target,
+                         "verdict": "n/a" if value is None else ("PASS" if value >= target else "MISS")}
+                        for what, value, target in judge(names, busy, speeds, train_speeds)],
+            "encode_over_quiet": {CONTENDERS[n]: over_quiet(speeds[n]) for n in names},
+            "training_over_quiet": {TRAINING[k]: over_quiet(v) for k, v in train_speeds.items()},
+            "encode_over_sentence_transformers": {
+                column(b): {CONTENDERS[n]: _median(speeds[n][b]) / st for n in names if speeds[n][b]}
+                for b in busy if "st-float32" in speeds and (st := _median(speeds["st-float32"][b]))},
             "encode_sentences_per_s": {CONTENDERS[n]: by_column(speeds[n]) for n in names},
             "encode_threads": {CONTENDERS[n]: seen(threads[n]) for n in names},
             "training_steps_per_s": {TRAINING[k]: by_column(v) for k, v in train_speeds.items()},
@@ -385,26 +397,33 @@ def report(names, busy, speeds, threads, train_speeds, train_threads, skipped) -
         print(ratio_table(values, CONTENDERS["st-float32"], "sentences/s", fmt=",.0f"))
 
     print("\ntargets:")
-
-    def check(what: str, value: float | None, target: float) -> None:
+    for what, value, target in judge(names, busy, speeds, train_speeds):
         verdict = "n/a" if value is None else ("PASS" if value >= target else "MISS")
         shown = "–" if value is None else f"{value:.2f}x"
         print(f"  {verdict:4s} {what}: {shown} (target >= {target}x)")
 
+
+def judge(names, busy, speeds, train_speeds) -> list[tuple[str, float | None, float]]:
+    """``(what, measured ratio or None, target)`` of each target, from the medians."""
+    loaded = [b for b in busy if b > 0]
+    med = {n: {b: _median(speeds[n][b]) for b in busy} for n in names}
+    one = 1 if 1 in busy else (loaded[0] if loaded else None)
+    out = []
     d = med.get("tc-default")
     if d and one is not None:
-        check(f"textcl default, {column(one)} / quiet", d[one] / d[0] if d.get(0) and d[one] else None,
-              TARGETS["loaded"])
+        out.append((f"textcl default, {column(one)} / quiet", d[one] / d[0] if d.get(0) and d[one] else None,
+                    TARGETS["loaded"]))
         st = med.get("st-float32", {}).get(one)
-        check(f"textcl default / sentence-transformers, {column(one)}", d[one] / st if st and d[one] else None,
-              TARGETS["vs_st"])
+        out.append((f"textcl default / sentence-transformers, {column(one)}", d[one] / st if st and d[one] else None,
+                    TARGETS["vs_st"]))
     p = med.get("tc-pinned")
     if d and p and d.get(0) and p.get(0):
-        check("textcl default / pinned to the cores, quiet", d[0] / p[0], TARGETS["pinned"])
-    for k, row in tmed.items():
-        check(f"{k} training, 1 busy / quiet", row[1] / row[0] if row.get(0) and row.get(1) else None,
-              TARGETS["training"])
-
+        out.append(("textcl default / pinned to the cores, quiet", d[0] / p[0], TARGETS["pinned"]))
+    for k, table in train_speeds.items():
+        row = {b: _median(v) for b, v in table.items()}
+        out.append((f"{k} training, 1 busy / quiet", row[1] / row[0] if row.get(0) and row.get(1) else None,
+                    TARGETS["training"]))
+    return out
 
 if __name__ == "__main__":
     main()

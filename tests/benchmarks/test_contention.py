@@ -71,3 +71,9 @@ def test_figures_keep_every_run_and_the_thread_counts():
     assert record["training_steps_per_s"][bench.TRAINING["bilstm"]]["1 busy"]["runs"] == [3.0]
     assert record["skipped"] == {"textcl, onnx": "onnxruntime / onnx not installed"}
     assert record["conditions"] == ["quiet", "1 busy"] and "avx2" in record["cpu"]
+    assert record["encode_over_quiet"]["textcl, default"] == {"1 busy": 0.6}
+    assert record["encode_over_sentence_transformers"] == {"quiet": {"textcl, default": 800 / 300,
+                                                                     "sentence-transformers, float32": 1.0}}
+    assert [(t["what"], t["verdict"]) for t in record["targets"]] == [
+        ("textcl default, 1 busy / quiet", "PASS"), ("textcl default / sentence-transformers, 1 busy", "n/a"),
+        ("bilstm training, 1 busy / quiet", "MISS")]
