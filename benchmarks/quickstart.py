@@ -78,6 +78,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None, help="--epochs of every run (default: the CLI's)")
     parser.add_argument("--max-rows", type=int, default=None, help="--max-rows of every run (a smoke run)")
     parser.add_argument("--eval-steps", type=int, default=None, help="--eval-steps of every run")
+    parser.add_argument("--results", default=None, help="also write the figures to this JSON file")
     args = parser.parse_args()
     if args.rounds < 1:
         raise SystemExit("--rounds must be >= 1")
@@ -104,6 +105,18 @@ def main() -> None:
     print(f"\nthe whole textcl quickstart, --threads {args.threads}, {args.rounds} round(s)\n")
     print(ratio_table(walls, base, "median wall s", ratios=ratios, notes=notes))
     print("\n" + score_table({name: runs[-1] for name, runs in results.items()}))
+    if args.results:
+        sys.path.insert(0, REPO)
+        from textcl.storage.atomic import atomic_write_json
+
+        atomic_write_json(args.results, {
+            "command": "python benchmarks/quickstart.py " + " ".join(sys.argv[1:]),
+            "builds": {name: {"median_wall_s": walls[name], "wall_over_baseline": ratios[name],
+                              "wall_s": [r["wall"] for r in runs], "cpu_s": [r["cpu"] for r in runs],
+                              "scores": [{"model": row["model"], **{key: row[key] for key, _ in SCORES}}
+                                         for row in runs[-1]["rows"]]}
+                       for name, runs in results.items()}})
+        print(f"\nwrote {args.results}")
 
 
 if __name__ == "__main__":

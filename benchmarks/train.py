@@ -204,6 +204,7 @@ def main(argv: list[str] | None = None) -> None:
                         "(the offline all-MiniLM-L6-v2) or a model folder")
     parser.add_argument("--max-length", type=int, default=None, help="tokens per text on both sides (default: "
                         "the task's)")
+    parser.add_argument("--results", default=None, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.steps < 2 or args.warmup < 0:
         parser.error("need --rounds >= 1, --steps >= 2 and --warmup >= 0")
@@ -262,6 +263,16 @@ def main(argv: list[str] | None = None) -> None:
     if spec.target is not None:
         print(f"\n{verdict(median, spec.target)} textcl / sentence-transformers, {args.task} training: "
               f"{median:.2f}x (target >= {spec.target:.1f}x)")
+    if args.results:
+        from textcl.storage.atomic import atomic_write_json
+
+        atomic_write_json(args.results, {
+            "command": "python benchmarks/train.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "task": args.task, "batch": BATCH, "max_length": max_length, "steps": args.steps, "warmup": args.warmup,
+            "seconds_per_step": per_step, "threads": {n: sorted(t) for n, t in threads.items()},
+            "sentences_per_s": {n: rows_per_step / statistics.median(per_step[n]) for n in names},
+            "speedup_median_of_rounds": median, "speedup_rounds": ratios, "target": spec.target})
+        print(f"\nwrote {args.results}")
 
 
 if __name__ == "__main__":

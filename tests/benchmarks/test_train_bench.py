@@ -1,6 +1,7 @@
 """benchmarks/train.py: both tasks run end to end, batches hold no repeated text, threads and the verdict print."""
 
 import importlib.util
+import json
 import os
 import re
 
@@ -102,9 +103,13 @@ def test_a_short_run_prints_speeds_threads_ratio_and_verdict(task, tiny_bert_dir
         data = str(tmp_path / "sentences.txt")
         with open(data, "w") as f:
             f.write("".join(f"{WORDS[i % 30]} {WORDS[i // 30 + 5]} {WORDS[i % 11 + 20]} .\n" for i in range(200)))
+    record = tmp_path / "bench.json"
     bench.main(["--task", task, "--rounds", "1", "--steps", "2", "--warmup", "1", "--threads", "1",
-                "--model", tiny_bert_dir, "--max-length", "32", "--data", data])
+                "--model", tiny_bert_dir, "--max-length", "32", "--data", data, "--results", str(record)])
     out = capsys.readouterr().out
+    kept = json.loads(record.read_text())
+    assert kept["threads"] == {"sentence-transformers": [1], "textcl": [1]} and kept["task"] == task
+    assert f"speed-up textcl vs sentence-transformers: median of rounds {kept['speedup_median_of_rounds']:.2f}x" in out
     texts = 3 if task == "triplets" else 2
     assert _line(r"tokenisation: identical on \d+ texts \(max length 32 on both sides", out)
     for side in ("sentence-transformers", "textcl"):
